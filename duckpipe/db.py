@@ -1,0 +1,161 @@
+"""The one place that opens DuckDB: settings applied, workspace lock, error translation.
+
+DuckDB lets no other process open a database file while one has it open for writing, so
+every command that opens ``duckpipe.duckdb`` first takes an ``fcntl`` lock on
+``duckpipe.lock`` and writes its pid and command there. A second command gets a message
+naming the holder instead of a DuckDB error. The kernel drops the lock when a process dies,
+even by SIGKILL, so a stale lock never blocks a rerun.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from .errors import DuckpipeError, WorkspaceLocked
+from .settings import Settings
+from .sqlrender import quote_literal, render, split_statements
+
+log = logging.getLogger(__name__)
+LOCK_NAME = "duckpipe.lock"
+
+
+def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
+              temp_dir: Path | str) -> None:
+    """Apply the settings every heavy connection needs (DuckDB cannot bind SET values)."""
+    Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET temp_directory = {quote_literal(str(temp_dir))}")
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET TimeZone = 'UTC'")
+
+
+def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the run's settings (used by executors on the store)."""
+    con = duckdb.connect(":memory:")
+    configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
+              temp_dir=settings.temp_dir)
+    return con
+
+
+class WorkspaceLock:
+    """An exclusive, crash-safe lock on a workspace, naming its holder."""
+
+    def __init__(self, workspace: Path, command: str):
+        self.path = workspace / LOCK_NAME
+        self.command = command
+        self._fh = None
+
+    def acquire(self) -> "WorkspaceLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = _parse_holder(fh.read())
+            fh.close()
+            raise WorkspaceLocked(
+                f"{holder} is using this workspace ({self.path.parent}); wait for it to finish"
+                " or use 'duckpipe status' to watch it") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(json.dumps({"pid": os.getpid(), "command": self.command}))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "WorkspaceLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+def _parse_holder(text: str) -> str:
+    try:
+        info = json.loads(text)
+        return f"a {info.get('command', 'duckpipe command')} (pid {info.get('pid', '?')})"
+    except (ValueError, AttributeError):
+        return "another duckpipe process"
+
+
+@contextlib.contextmanager
+def open_workspace(settings: Settings, command: str, *, create: bool = True
+                   ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Lock the workspace, open ``duckpipe.duckdb`` with the settings, ensure the catalog."""
+    ws = settings.workspace
+    if not ws.exists():
+        if not create:
+            raise DuckpipeError(f"workspace {ws} does not exist")
+        ws.mkdir(parents=True)
+    with WorkspaceLock(ws, command):
+        try:
+            con = duckdb.connect(str(settings.db_path))
+        except duckdb.Error as exc:
+            raise DuckpipeError(f"cannot open {settings.db_path}: {exc}") from None
+        try:
+            configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
+                      temp_dir=settings.temp_dir)
+            ensure_catalog(con)
+            yield con
+        finally:
+            con.close()
+
+
+def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the bookkeeping tables (sql/catalog.sql) when missing: idempotent."""
+    for stmt in split_statements(render("catalog.sql")):
+        con.execute(stmt)
+
+
+def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, Any] | None = None,
+               **context: Any) -> None:
+    """Render ``template`` and execute each statement, binding ``params`` where named."""
+    for stmt in split_statements(render(template, **context)):
+        execute(con, stmt, params, template=template)
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
+            *, template: str = "", where: str = "") -> duckdb.DuckDBPyConnection:
+    """Execute with only the parameters the statement names; translate DuckDB errors."""
+    bound = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    try:
+        return con.execute(sql, bound) if bound else con.execute(sql)
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error as exc:
+        log.debug("failed SQL (%s):\n%s", template, sql)
+        detail = " ".join(x for x in (template and f"template {template}", where) if x)
+        raise QueryError(f"{detail + ': ' if detail else ''}{type(exc).__name__}: {exc}") from exc
+
+
+class QueryError(DuckpipeError):
+    """A DuckDB error with the template and unit it happened in."""
+
+    exit_code = 1
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

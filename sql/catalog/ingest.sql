@@ -1,0 +1,2 @@
+-- placeholder until ingest defines its catalog tables
+SELECT 1;

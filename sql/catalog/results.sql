@@ -1,0 +1,2 @@
+-- placeholder until the analysis defines its result tables
+SELECT 1;
