@@ -1,0 +1,335 @@
+"""One function per command. The CLI is a thin layer over these; tests and users call them too.
+
+Functions return dataclasses and never print. Errors are :mod:`duckpipe.errors` types.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from . import db, machine, pipelines, units as unitsmod
+from .engine import STRATEGIES, Engine, Plan, RunResult, plan as make_plan
+from .errors import DuckpipeError, EmptyWorkspace, Interrupted, UsageError
+from .executor import check_executor, make_executor
+from .progress import GuardConfig, Guards, PeakSampler, StatusFile
+from .settings import Settings
+from .units import Selection, UnitRow
+
+log = logging.getLogger(__name__)
+RERUN = ("missing", "failed", "all")
+
+
+# ------------------------------------------------------------------ synth / ingest
+
+def synth(out: Path, **kwargs: Any):
+    """Write synthetic raw files in the ASX layout (see :func:`duckpipe.synth.synth`)."""
+    from .synth import synth as _synth
+    return _synth(Path(out), **kwargs)
+
+
+def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
+           progress=None):
+    """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``."""
+    from .ingest import ingest as _ingest
+    if not sources and not table_globs:
+        configured = settings.sources_cfg.get("paths") or []
+        sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
+            or [settings.workspace / "data" / "raw"]
+    with db.open_workspace(settings, "ingest") as con:
+        return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+
+
+# ------------------------------------------------------------------ units
+
+@dataclass
+class UnitsView:
+    rows: list[UnitRow]            # the selected rows
+    total: int                     # all units known
+
+
+def _prepare_units(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline, settings: Settings,
+                   write: bool) -> tuple[list[UnitRow], dict]:
+    discovered = unitsmod.discover(con)
+    if not discovered:
+        raise EmptyWorkspace(f"no data in {settings.workspace}: run 'duckpipe ingest' first")
+    if write:
+        unitsmod.sync_units(con, discovered)
+        unitsmod.mark_dead_running_failed(con)
+    checksums = unitsmod.partition_checksums(con, pipe.tables_read)
+    digest = pipe.digest()
+    sigs = {u.key: unitsmod.signature(checksums.get(u.key), digest, settings.params, settings.scenarios)
+            for u in discovered}
+    rows = unitsmod.list_units(con, sigs)
+    if not write:   # read-only: units not yet synced show as pending
+        known = {r.unit.key for r in rows}
+        extra = [u for u in discovered if u.key not in known]
+        rows = sorted(rows + [UnitRow(0, u, "pending", signature=sigs[u.key]) for u in extra],
+                      key=lambda r: (r.unit.date, r.unit.security_code))
+        for i, r in enumerate(rows, 1):
+            r.position = i
+    return rows, sigs
+
+
+def units(settings: Settings, selection: Selection = Selection(), pipeline: str = "analysis") -> UnitsView:
+    """List units with their checkpoint status, filtered."""
+    pipe = pipelines.get(pipeline)
+    with db.open_workspace(settings, "units") as con:
+        rows, _ = _prepare_units(con, pipe, settings, write=True)
+        known = {r.unit.security_code for r in rows}
+        return UnitsView(unitsmod.select(rows, selection, known), len(rows))
+
+
+# ------------------------------------------------------------------ run
+
+@dataclass
+class DryRun:
+    plan: Plan
+    units: list[UnitRow]
+    settings: dict[str, dict[str, Any]]
+    sql: str
+
+
+@contextlib.contextmanager
+def _read_only(settings: Settings, command: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the catalog read-only under a shared lock: changes nothing in the workspace."""
+    lock_path = settings.workspace / db.LOCK_NAME
+    if not settings.db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {settings.workspace}: run 'duckpipe ingest' first")
+    with open(lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise db.WorkspaceLocked(f"{db._parse_holder(fh.read())} is using this workspace ({settings.workspace})") from None
+        con = duckdb.connect(str(settings.db_path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def _to_run(rows: list[UnitRow], rerun: str) -> list[UnitRow]:
+    wanted = {"missing": ("pending", "failed", "stale", "running"), "failed": ("failed", "running"),
+              "all": unitsmod.STATUSES}[rerun]
+    return [r for r in rows if r.status in wanted]
+
+
+def _unit_rows_estimate(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...]) -> dict:
+    rows = con.execute("SELECT security_code, date, sum(rows) FROM store_partitions"
+                       " WHERE list_contains($t, table_name) GROUP BY ALL", {"t": list(tables)}).fetchall()
+    return {(int(s), d): int(n) for s, d, n in rows}
+
+
+def _validate_run_options(strategy: str, rerun: str, executor: str) -> None:
+    if strategy not in STRATEGIES:
+        raise UsageError(f"--strategy: {strategy!r} is not one of {'|'.join(STRATEGIES)}")
+    if rerun not in RERUN:
+        raise UsageError(f"--rerun: {rerun!r} is not one of {'|'.join(RERUN)}")
+    check_executor(executor)
+
+
+def run(settings: Settings, selection: Selection = Selection(), *, strategy: str = "auto",
+        rerun: str = "missing", fresh: bool = False, yes: bool = False, dry_run: bool = False,
+        executor: str = "local", scheduler: str | None = None, guards: GuardConfig | None = None,
+        pipeline: str = "analysis", argv: list[str] | None = None, quiet: bool = False) -> RunResult | DryRun:
+    """Run every selected unit not yet done, then the post-run aggregation (SPEC §1, §4)."""
+    _validate_run_options(strategy, rerun, executor)
+    pipe = pipelines.get(pipeline)
+    if dry_run:
+        return _dry_run(settings, selection, pipe, strategy, rerun, fresh)
+    if fresh and not yes:
+        raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
+    with db.open_workspace(settings, "run") as con:
+        if pipe.catalog_template:
+            db.run_script(con, pipe.catalog_template)
+        rows, sigs = _prepare_units(con, pipe, settings, write=True)
+        selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
+        if fresh:
+            _drop_results(con, pipe)
+            rows, sigs = _prepare_units(con, pipe, settings, write=True)
+            selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
+        todo = _to_run(selected, rerun)
+        the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
+                             settings.memory_limit_bytes)
+        return _execute(con, settings, pipe, the_plan, sigs, len(selected), executor, scheduler,
+                        guards or GuardConfig(), argv or [], quiet)
+
+
+def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> None:
+    from .sqlrender import quote_ident
+    with db.transaction(con):
+        for t in pipe.result_tables:
+            con.execute(f"DELETE FROM {quote_ident(t)}")
+        con.execute("UPDATE units SET status = 'pending', signature = NULL, error = NULL, attempts = 0,"
+                    " started_at = NULL, finished_at = NULL, duration_s = NULL, rows = NULL, run_id = NULL")
+
+
+def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_name, scheduler,
+             guard_cfg, argv, quiet) -> RunResult:
+    run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    status_file = StatusFile(settings.workspace)
+    ex = make_executor(executor_name, memory_limit=settings.memory_limit, threads=settings.threads,
+                       temp_dir=settings.temp_dir, scheduler=scheduler)
+    con.execute("INSERT INTO runs (run_id, started_at, status, argv, settings, machine, strategy, strategy_reason,"
+                " units_selected, units_done, units_failed) VALUES ($r, now()::TIMESTAMP, 'running', $a, $s, $m,"
+                " $st, $why, $n, 0, 0)",
+                {"r": run_id, "a": json.dumps(argv), "s": json.dumps(settings.effective(), default=str),
+                 "m": json.dumps(machine.facts(settings.workspace)), "st": the_plan.strategy,
+                 "why": the_plan.reason, "n": n_selected})
+    eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
+    t0 = time.perf_counter()
+    interrupted, finalize_rows = False, {}
+    with PeakSampler() as sampler:
+        eng.sampler = sampler
+        try:
+            if the_plan.batches:
+                with eng.stage("units") as st:
+                    st.rows = eng.run(the_plan, sigs)
+                if pipe.finalize:
+                    with db.transaction(con):
+                        finalize_rows = pipe.finalize(con, settings, eng.stage)
+        except KeyboardInterrupt:
+            interrupted = True
+            eng.reset_running()
+        finally:
+            ex.close()
+        peak = sampler.peak
+    result = RunResult(run_id, the_plan.strategy, the_plan.reason, n_selected, eng.done, eng.failed,
+                       time.perf_counter() - t0, peak, finalize_rows, interrupted)
+    state = "interrupted" if interrupted else ("failed" if eng.failed else "finished")
+    con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP, status = $st, units_done = $d, units_failed = $f,"
+                " peak_rss_bytes = $p WHERE run_id = $r",
+                {"st": state, "d": eng.done, "f": len(eng.failed), "p": peak, "r": run_id})
+    if eng.status:
+        eng.status.state = state
+        eng.status.current = ""
+        status_file.write(eng.status)
+    if interrupted:
+        raise Interrupted(f"interrupted: {eng.done} units done in run {run_id}; the batch in flight was rolled back."
+                          " Run the same command again to resume.")
+    return result
+
+
+def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
+    with _read_only(settings, "dry-run") as con:
+        rows, _ = _prepare_units(con, pipe, settings, write=False)
+        selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
+        todo = selected if fresh else _to_run(selected, rerun)
+        the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
+                             settings.memory_limit_bytes)
+    first = [u.key for u in the_plan.batches[0]] if the_plan.batches else []
+    return DryRun(the_plan, todo, settings.effective(), _render_batch_sql(pipe, first, settings))
+
+
+def _render_batch_sql(pipe: pipelines.Pipeline, units: list, settings: Settings) -> str:
+    """The SQL of the first batch as it would run (the analysis may render it more precisely)."""
+    if pipe.name == "analysis":
+        from . import analysis
+        if hasattr(analysis, "render_batch_sql"):
+            return analysis.render_batch_sql(units, settings.params, settings.scenarios)
+    from .sqlrender import render
+    return "\n".join(f"-- {t}\n" + render(t, params=settings.params, scenarios=settings.scenarios)
+                     for t in pipe.templates)
+
+
+# ------------------------------------------------------------------ status / report / doctor
+
+@dataclass
+class Status:
+    live: bool
+    status: dict[str, Any] | None = None
+    last_run: dict[str, Any] | None = None
+    unit_counts: dict[str, int] = field(default_factory=dict)
+
+
+def status(settings: Settings) -> Status:
+    """Live progress from the status file while a run holds the workspace, else from the database."""
+    sf = StatusFile(settings.workspace)
+    lock_path = settings.workspace / db.LOCK_NAME
+    if not settings.db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {settings.workspace}: nothing has run yet")
+    with open(lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            held = False
+        except BlockingIOError:
+            held = True
+    if held:
+        return Status(live=True, status=sf.read())
+    with _read_only(settings, "status") as con:
+        last = con.execute("SELECT run_id, started_at, finished_at, status, strategy, units_selected, units_done,"
+                           " units_failed, peak_rss_bytes FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
+        cols = ["run_id", "started_at", "finished_at", "status", "strategy", "units_selected", "units_done",
+                "units_failed", "peak_rss_bytes"]
+        counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall())
+    return Status(live=False, status=sf.read(), last_run=dict(zip(cols, last[0])) if last else None,
+                  unit_counts={k: int(v) for k, v in counts.items()})
+
+
+def report(settings: Settings, out: Path | None = None, selection: Selection = Selection()):
+    """Write report.html, report.md, performance.md and CSV exports."""
+    from .report import build_report
+    with db.open_workspace(settings, "report") as con:
+        keys = None
+        if not selection.is_empty():
+            rows, _ = _prepare_units(con, pipelines.get("analysis"), settings, write=False)
+            keys = [r.unit.key for r in unitsmod.select(rows, selection)]
+        return build_report(con, settings, out, keys)
+
+
+@dataclass
+class Doctor:
+    machine: dict[str, Any]
+    settings: dict[str, dict[str, Any]]
+    recommended: dict[str, str]
+    versions: dict[str, str]
+    database: dict[str, Any]
+    warnings: list[str]
+
+
+def doctor(settings: Settings) -> Doctor:
+    """Machine facts, effective settings with sources, versions and workspace health."""
+    import platform
+
+    import pyarrow
+    from . import __version__
+    facts = machine.facts(settings.workspace)
+    warnings = []
+    cores = facts["physical_cores"] or facts["logical_cores"] or 1
+    if settings.threads > (facts["logical_cores"] or cores):
+        warnings.append(f"threads {settings.threads} is above the {facts['logical_cores']} logical cores")
+    if settings.memory_limit_bytes > facts["total_memory_bytes"] * 0.8:
+        warnings.append("memory limit is above 80% of RAM: the machine may swap")
+    rec = {"threads": str(cores), "memory_limit": machine.default_memory_limit(),
+           "temp_dir": f"{settings.workspace / 'tmp'} (on a disk with free space >= 2x the largest input)"}
+    versions = {"duckpipe": __version__, "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
+                "python": platform.python_version()}
+    return Doctor(facts, settings.effective(), rec, versions, _db_health(settings), warnings)
+
+
+def _db_health(settings: Settings) -> dict[str, Any]:
+    if not settings.db_path.exists():
+        return {"path": str(settings.db_path), "exists": False}
+    try:
+        with _read_only(settings, "doctor") as con:
+            size = con.execute("SELECT database_size FROM pragma_database_size()").fetchone()[0]
+            tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
+            counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall()) \
+                if "units" in tables else {}
+        return {"path": str(settings.db_path), "exists": True, "opens": True, "size": size,
+                "tables": len(tables), "units": counts}
+    except DuckpipeError as exc:
+        return {"path": str(settings.db_path), "exists": True, "opens": False, "error": exc.message}
+    except duckdb.Error as exc:
+        return {"path": str(settings.db_path), "exists": True, "opens": False, "error": str(exc)}

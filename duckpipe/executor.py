@@ -1,0 +1,120 @@
+"""Executors: compute one batch from the store alone, in this process or elsewhere.
+
+A :class:`BatchJob` carries everything a batch needs (store file paths of its dates, the
+units, parameters, scenarios, the pipeline's name, DuckDB settings), so that the same
+:func:`compute_job` can run on a Dask worker. Committing the results is not the executor's
+business: the engine does that, with the checkpoint rows, in one transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from . import pipelines
+from .db import configure
+from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    batch_id: int
+    units: tuple[tuple[int, dt.date], ...]
+    files: dict[str, list[str]]
+    params: dict[str, Any]
+    scenarios: list[dict[str, Any]]
+    pipeline: str
+    memory_limit: str
+    threads: int
+    temp_dir: str
+
+
+@dataclass
+class BatchOutput:
+    tables: dict[str, pa.Table]
+    rows_per_unit: dict[tuple[int, dt.date], int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]:
+    """Result rows of each unit over all tables (what ``units.rows`` reports)."""
+    counts: dict[tuple[int, dt.date], int] = {}
+    for table in tables.values():
+        if table.num_rows == 0:
+            continue
+        grouped = table.group_by(["security_code", "date"]).aggregate([([], "count_all")])
+        for sec, d, n in zip(grouped["security_code"].to_pylist(), grouped["date"].to_pylist(),
+                             grouped["count_all"].to_pylist()):
+            counts[(int(sec), d)] = counts.get((int(sec), d), 0) + int(n)
+    return counts
+
+
+def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob) -> BatchOutput:
+    """Create the store views for the job's files on ``con`` and run the pipeline."""
+    from .store import create_views   # the store module belongs to ingest
+    start = time.perf_counter()
+    create_views(con, job.files)
+    pipe = pipelines.get(job.pipeline)
+    tables = pipe.compute(con, list(job.units), job.params, job.scenarios)
+    missing = [t for t in pipe.result_tables if t not in tables]
+    if missing:
+        raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
+    return BatchOutput(tables, rows_per_unit(tables), time.perf_counter() - start)
+
+
+def compute_job(job: BatchJob) -> BatchOutput:
+    """Stand-alone entry point (a worker): its own in-memory DuckDB for one job."""
+    con = duckdb.connect(":memory:")
+    try:
+        configure(con, memory_limit=job.memory_limit, threads=job.threads, temp_dir=job.temp_dir)
+        return compute_on(con, job)
+    finally:
+        con.close()
+
+
+class LocalExecutor:
+    """Runs jobs in this process on one long-lived in-memory connection (no setup per batch)."""
+
+    name = "local"
+
+    def __init__(self, memory_limit: str, threads: int, temp_dir: Path):
+        self.con = duckdb.connect(":memory:")
+        configure(self.con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+
+    def compute(self, job: BatchJob) -> BatchOutput:
+        return compute_on(self.con, job)
+
+    def interrupt(self) -> None:
+        self.con.interrupt()
+
+    def spilled_bytes(self) -> int:
+        try:
+            return int(self.con.execute("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()").fetchone()[0])
+        except duckdb.Error:
+            return 0
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def check_executor(name: str) -> None:
+    """Refuse unknown executors, and ``dask`` until it exists (SPEC §1), before any work."""
+    if name == "dask":
+        raise UsageError("--executor dask is not available yet: the Dask executor has not been built;"
+                         " use --executor local (the default)")
+    if name != "local":
+        raise UsageError(f"--executor: {name!r} is not one of local|dask")
+
+
+def make_executor(name: str, *, memory_limit: str, threads: int, temp_dir: Path,
+                  scheduler: str | None = None) -> LocalExecutor:
+    check_executor(name)
+    return LocalExecutor(memory_limit, threads, temp_dir)
+
+
+__all__ = ["BatchJob", "BatchOutput", "compute_job", "LocalExecutor", "check_executor", "make_executor"]

@@ -1,0 +1,99 @@
+"""What a run computes: a named set of SQL templates, result tables and a batch function.
+
+The engine knows nothing about the analysis: it plans batches, calls a pipeline's
+``compute`` through an executor, and commits what comes back with the checkpoint rows.
+``analysis`` is the study (SPEC §5); ``counts`` is a tiny pipeline that exercises the engine
+in tests and benchmarks independently of the analysis. Both are module-level so that a
+pipeline can be named in a job shipped to another process (the Dask executor).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import duckdb
+import pyarrow as pa
+
+from .sqlrender import render, templates_digest
+
+ComputeFn = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, dt.date]], dict[str, Any],
+                      list[dict[str, Any]]], dict[str, pa.Table]]
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    templates: tuple[str, ...]          # hashed into every unit signature
+    result_tables: tuple[str, ...]      # per-unit tables, each with security_code and date
+    compute: ComputeFn
+    catalog_template: str | None = None  # CREATE TABLE IF NOT EXISTS of the result tables
+    tables_read: tuple[str, ...] = ("orders", "trades", "nbbo")
+    finalize: Callable[..., dict[str, int]] | None = None   # post-run: aggregates, statistics
+
+    def digest(self) -> str:
+        return templates_digest(list(self.templates))
+
+
+def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date]]) -> None:
+    """The batch's units as a temp table ``_batch_units`` (templates join on it)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _batch_units (security_code INTEGER, date DATE)")
+    con.executemany("INSERT INTO _batch_units VALUES (?, ?)", units)
+
+
+def _counts_compute(con, units, params, scenarios) -> dict[str, pa.Table]:
+    register_batch_units(con, units)
+    return {"unit_counts": con.execute(render("testing/unit_counts.sql")).to_arrow_table()}
+
+
+COUNTS = Pipeline(
+    name="counts",
+    templates=("testing/unit_counts.sql",),
+    result_tables=("unit_counts",),
+    compute=_counts_compute,
+    catalog_template="testing/catalog_counts.sql",
+)
+
+
+def _analysis_pipeline() -> Pipeline:
+    analysis = importlib.import_module("duckpipe.analysis")
+    finalizers = []
+    try:
+        aggregate = importlib.import_module("duckpipe.aggregate")
+        finalizers.append(("aggregate", aggregate.build_aggregates))
+    except ImportError:
+        pass
+    try:
+        stats = importlib.import_module("duckpipe.stats")
+        finalizers.append(("stats", stats.compute_stats))
+    except ImportError:
+        pass
+    return Pipeline(
+        name="analysis",
+        templates=tuple(analysis.UNIT_TEMPLATES),
+        result_tables=tuple(analysis.RESULT_TABLES),
+        compute=analysis.compute_batch,
+        finalize=_make_finalize(finalizers) if finalizers else None,
+    )
+
+
+def _make_finalize(steps):
+    def finalize(con, settings, stage):
+        out: dict[str, int] = {}
+        for name, fn in steps:
+            with stage(name) as st:
+                result = fn(con, settings)
+                rows = sum(result.values()) if isinstance(result, dict) else int(result or 0)
+                st.rows = rows
+                out[name] = rows
+        return out
+    return finalize
+
+
+def get(name: str) -> Pipeline:
+    if name == "counts":
+        return COUNTS
+    if name == "analysis":
+        return _analysis_pipeline()
+    raise ValueError(f"unknown pipeline {name!r}; valid: analysis, counts")

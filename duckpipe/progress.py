@@ -1,0 +1,205 @@
+"""Watching a run: the status file, the resource guards and the live display (SPEC §4).
+
+``status.json`` is replaced atomically after every batch so that ``duckpipe status`` can read
+it from a second terminal while the run holds the database. Guards pause *between* batches
+(never inside a transaction) while other processes use the CPU or memory is short.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+
+log = logging.getLogger(__name__)
+STATUS_NAME = "status.json"
+
+
+def own_tree_rss() -> int:
+    """RSS of this process and its children (bytes)."""
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class PeakSampler:
+    """Samples the process tree's RSS in a thread: stage peaks without touching the hot path."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval = interval
+        self.peak = own_tree_rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, own_tree_rss())
+
+    def reset(self) -> int:
+        current = own_tree_rss()
+        self.peak = current
+        return current
+
+    def __enter__(self) -> "PeakSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        self.peak = max(self.peak, own_tree_rss())
+
+
+@dataclass
+class RunStatus:
+    """What ``duckpipe status`` shows; written as JSON."""
+
+    run_id: str
+    pid: int
+    state: str                 # running | paused | finished | failed | interrupted
+    started_at: float
+    units_total: int
+    units_done: int = 0
+    units_failed: int = 0
+    batches_total: int = 0
+    batches_done: int = 0
+    current: str = ""
+    rows: int = 0
+    rows_per_s: float = 0.0
+    eta_s: float | None = None
+    rss_bytes: int = 0
+    cpu_percent: float = 0.0
+    paused: str = ""
+    strategy: str = ""
+    updated_at: float = field(default_factory=time.time)
+
+
+class StatusFile:
+    def __init__(self, workspace: Path):
+        self.path = workspace / STATUS_NAME
+
+    def write(self, status: RunStatus) -> None:
+        status.updated_at = time.time()
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(asdict(status)))
+        os.replace(tmp, self.path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+
+@dataclass
+class GuardConfig:
+    max_cpu: float = 85.0          # % of all cores used by OTHER processes
+    resume_cpu: float = 40.0
+    sustain_s: float = 300.0
+    min_available_ratio: float = 0.10
+    cool_every: int = 0            # batches; 0 = off
+    cool_seconds: float = 0.0
+    poll_s: float = 5.0
+
+
+class Guards:
+    """Pause between batches while others hog the CPU, memory is short, or a cooling break is due."""
+
+    def __init__(self, cfg: GuardConfig, on_pause: Callable[[str], None] = lambda reason: None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.cfg, self.on_pause, self.clock, self.sleep = cfg, on_pause, clock, sleep
+        self._high_since: float | None = None
+        self._batches = 0
+        self.pauses: list[tuple[str, float]] = []
+        psutil.cpu_percent(None)
+        self._own = psutil.Process()
+        self._own.cpu_percent(None)
+
+    def other_cpu(self) -> float:
+        """System CPU % minus this process tree's, both as % of all cores."""
+        system = psutil.cpu_percent(None)
+        ncpu = psutil.cpu_count() or 1
+        own = self._own.cpu_percent(None)
+        for child in self._own.children(recursive=True):
+            try:
+                own += child.cpu_percent(None)
+            except psutil.Error:
+                pass
+        return max(0.0, system - own / ncpu)
+
+    def memory_short(self) -> bool:
+        vm = psutil.virtual_memory()
+        return vm.available / vm.total < self.cfg.min_available_ratio
+
+    def between_batches(self) -> None:
+        self._batches += 1
+        cfg = self.cfg
+        if cfg.cool_every and self._batches % cfg.cool_every == 0 and cfg.cool_seconds > 0:
+            self._pause(f"cooling break every {cfg.cool_every} batches", lambda: False, cfg.cool_seconds)
+        if self.memory_short():
+            self._pause("available memory under 10%", self.memory_short, None)
+        now = self.clock()
+        if self.other_cpu() > cfg.max_cpu:
+            self._high_since = self._high_since if self._high_since is not None else now
+            if now - self._high_since >= cfg.sustain_s:
+                self._pause(f"other processes use over {cfg.max_cpu:.0f}% CPU",
+                            lambda: self.other_cpu() > cfg.resume_cpu, None)
+                self._high_since = None
+        else:
+            self._high_since = None
+
+    def _pause(self, reason: str, still: Callable[[], bool], fixed: float | None) -> None:
+        log.warning("pausing: %s", reason)
+        self.on_pause(reason)
+        start = self.clock()
+        if fixed is not None:
+            self.sleep(fixed)
+        else:
+            while still():
+                self.sleep(self.cfg.poll_s)
+        waited = self.clock() - start
+        self.pauses.append((reason, waited))
+        log.warning("resuming after %.0f s (%s)", waited, reason)
+        self.on_pause("")
+
+
+class Display:
+    """A rich progress bar on a terminal; plain log lines every ``every_s`` otherwise."""
+
+    def __init__(self, total: int, quiet: bool = False, every_s: float = 10.0):
+        self.total, self.quiet, self.every_s = total, quiet, every_s
+        self._last = 0.0
+        self._progress = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            self._progress = Progress(TextColumn("[bold]units"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                      TimeRemainingColumn(), TextColumn("{task.fields[info]}"), transient=False)
+            self._task = self._progress.add_task("run", total=total, info="")
+            self._progress.start()
+
+    def update(self, st: RunStatus) -> None:
+        info = (f"{st.rows_per_s:,.0f} rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
+                + (f"  PAUSED: {st.paused}" if st.paused else ""))
+        if self._progress is not None:
+            self._progress.update(self._task, completed=st.units_done + st.units_failed, info=info)
+        elif not self.quiet and (time.monotonic() - self._last >= self.every_s or st.paused
+                                 or st.units_done + st.units_failed == self.total):
+            self._last = time.monotonic()
+            eta = f"{st.eta_s:,.0f}s" if st.eta_s is not None else "?"
+            log.info("units %d/%d (failed %d)  eta %s  %s", st.units_done, self.total, st.units_failed, eta, info)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
