@@ -1,0 +1,36 @@
+# duckpipe: `make demo` and `make test` work on a fresh machine with Python 3.11+ and PyPI.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DUCKPIPE := $(VENV)/bin/duckpipe
+DEMO := demo
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $(STAMP)
+
+## synth -> ingest -> run -> report on the project's own synthetic sample
+demo: $(STAMP)
+	rm -rf $(DEMO)
+	$(DUCKPIPE) synth $(DEMO)/data/raw --securities 4 --days 5 --orders-per-unit 2000 --seed 7
+	$(DUCKPIPE) ingest --workspace $(DEMO)
+	$(DUCKPIPE) units --workspace $(DEMO) --units 1-5
+	$(DUCKPIPE) run --workspace $(DEMO) --memory-limit 2GB --threads 2
+	$(DUCKPIPE) report --workspace $(DEMO)
+	@echo "demo report: $(abspath $(DEMO))/reports/report.html"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(DEMO) bench/out .pytest_cache
