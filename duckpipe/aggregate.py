@@ -1,0 +1,98 @@
+"""Post-run aggregates (SPEC §5.9): agg_* and ts_* tables over the units that are done.
+
+Every aggregate is the same query grouped by different key columns, so one template
+(``sql/aggregate/build.sql``) renders them all; ``AGGREGATES`` is the only place that names the
+tables and their keys. Each table is rebuilt with CREATE OR REPLACE inside one transaction, so a
+reader sees either all the old aggregates or all the new ones. Only units with status 'done'
+count: a failed or half-written unit never leaks into a total.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any, Iterator
+
+import duckdb
+
+from .db import execute, run_script
+from .errors import DuckpipeError
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "aggregate/build.sql"
+
+# table -> key columns (in the per-unit result tables); [] is the one-row global summary.
+AGGREGATES: dict[str, list[str]] = {
+    "agg_by_security": ["security_code"],
+    "agg_by_date": ["date"],
+    "agg_by_participant": ["participantid"],
+    "agg_by_hour": ["arrival_hour"],
+    "agg_by_size": ["size_bucket"],
+    "agg_global": [],
+    "ts_daily": ["date"],
+    "ts_hourly": ["date", "arrival_hour"],
+}
+
+
+def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+    """Rebuild every aggregate table from done units; returns {table: rows}.
+
+    Runs in the caller's transaction when one is open, else in its own.
+    """
+    scenarios, params = scenario_columns(settings.scenarios)
+    rows: dict[str, int] = {}
+    with own_transaction(con):
+        for table, keys in AGGREGATES.items():
+            run_script(con, TEMPLATE, params, table=table, keys=keys, scenarios=scenarios)
+            rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+    log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
+    return rows
+
+
+def scenario_columns(scenarios: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    """One ``savings_bps_<name>`` column per scenario ('-' becomes '_') and its bound name.
+
+    Raises DuckpipeError when two scenario names map to the same column.
+    """
+    columns: list[dict[str, str]] = []
+    params: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for i, scenario in enumerate(scenarios):
+        name = str(scenario["name"])
+        column = "savings_bps_" + name.replace("-", "_")
+        if column in seen:
+            raise DuckpipeError(f"scenarios {seen[column]!r} and {name!r} both map to the column"
+                                f" {column}; rename one of them in duckpipe.toml")
+        seen[column] = name
+        columns.append({"column": column, "param": f"scenario_{i}"})
+        params[f"scenario_{i}"] = name
+    return columns, params
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when ``con`` holds an open BEGIN: then txid_current() repeats across statements.
+
+    (A failed BEGIN would abort the caller's transaction in DuckDB, so we cannot just try.)
+    """
+    first = con.execute("SELECT txid_current()").fetchall()[0][0]
+    return con.execute("SELECT txid_current()").fetchall()[0][0] == first
+
+
+@contextlib.contextmanager
+def own_transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN/COMMIT around the block unless the caller already holds a transaction.
+
+    The engine calls the post-run steps inside its own transaction; a direct caller (tests, the
+    API) gets the same all-or-nothing rebuild.
+    """
+    if in_transaction(con):
+        yield  # the caller's transaction commits or rolls back
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
