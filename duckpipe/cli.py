@@ -36,6 +36,7 @@ Securities = Annotated[Optional[str], typer.Option("--securities", help="e.g. 11
 Dates = Annotated[Optional[str], typer.Option("--dates", help="e.g. 2024-09-02..2024-09-06,2024-09-10 (inclusive)")]
 UnitsOpt = Annotated[Optional[str], typer.Option("--units", help="1-based positions in 'duckpipe units', e.g. 1-10,15")]
 StatusOpt = Annotated[Optional[str], typer.Option("--status", help="pending|running|done|failed|stale")]
+PipelineOpt = Annotated[str, typer.Option("--pipeline", hidden=True, help="analysis (default) or counts (engine tests, benchmarks).")]
 
 
 def _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet, sets=None) -> Settings:
@@ -130,11 +131,11 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
 @app.command("units")
 @handle_errors
 def units_cmd(securities: Securities = None, dates: Dates = None, units: UnitsOpt = None, status: StatusOpt = None,
-              workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
+              pipeline: PipelineOpt = "analysis", workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
               threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """List units (security, business date) and their checkpoint status."""
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
-    view = api.units(settings, parse_selection(securities, dates, units, status))
+    view = api.units(settings, parse_selection(securities, dates, units, status), pipeline=pipeline)
     if not view.rows:
         out("nothing to do: no unit matches the selection")
         return
@@ -164,6 +165,7 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         cool_seconds: Annotated[float, typer.Option(help="Length of a cooling break.")] = 0.0,
         executor: Annotated[str, typer.Option(help="local|dask")] = "local",
         scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address.")] = None,
+        pipeline: PipelineOpt = "analysis",
         workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
         threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Run the analysis for every selected unit not yet done, then the aggregation."""
@@ -175,7 +177,8 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         yes = True
     guards = GuardConfig(max_cpu=max_cpu, cool_every=cool_every, cool_seconds=cool_seconds)
     result = api.run(settings, selection, strategy=strategy, rerun=rerun, fresh=fresh, yes=yes, dry_run=dry_run,
-                     executor=executor, scheduler=scheduler, guards=guards, argv=sys.argv, quiet=quiet)
+                     executor=executor, scheduler=scheduler, guards=guards, pipeline=pipeline,
+                     argv=sys.argv, quiet=quiet)
     if isinstance(result, api.DryRun):
         _print_dry_run(result)
         return

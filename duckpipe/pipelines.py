@@ -16,6 +16,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
+from .errors import UsageError
 from .sqlrender import render, templates_digest
 
 ComputeFn = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, dt.date]], dict[str, Any],
@@ -96,4 +97,4 @@ def get(name: str) -> Pipeline:
         return COUNTS
     if name == "analysis":
         return _analysis_pipeline()
-    raise ValueError(f"unknown pipeline {name!r}; valid: analysis, counts")
+    raise UsageError(f"unknown pipeline {name!r}; valid: analysis, counts")
