@@ -1,2 +1,52 @@
--- placeholder until ingest defines its catalog tables
-SELECT 1;
+-- Ingest bookkeeping (SPEC §3): manifest per input file, rejected rows, store files and
+-- per-(table, security, date) row counts and content checksums. Idempotent.
+CREATE TABLE IF NOT EXISTS ingest_manifest (
+    path VARCHAR PRIMARY KEY,          -- absolute path of the input file
+    size BIGINT,
+    mtime DOUBLE,                      -- seconds since the epoch
+    fingerprint VARCHAR,               -- blake2b of size + first MiB + last MiB
+    content_hash VARCHAR,              -- blake2b of the whole (compressed) file, computed while loading
+    source VARCHAR,                    -- the SOURCE folder or glob it came from
+    table_name VARCHAR,
+    file_id VARCHAR,                   -- names its store files
+    format VARCHAR,                    -- csv | csv.gz | parquet
+    lines BIGINT,                      -- physical lines of the decompressed file (CSV)
+    rows_read BIGINT,
+    rows_loaded BIGINT,
+    rows_rejected BIGINT,
+    blank_lines BIGINT,
+    status VARCHAR,                    -- loaded | failed
+    error VARCHAR,
+    seconds DOUBLE,
+    ingested_at TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS ingest_rejects (
+    path VARCHAR,                      -- input file
+    line BIGINT,                       -- 1-based physical line (header = 1); Parquet: row number
+    column_name VARCHAR,
+    reason VARCHAR,
+    raw_line BLOB,                     -- exact bytes of the line, without its line terminator
+    error_type VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest_files (
+    table_name VARCHAR,
+    path VARCHAR PRIMARY KEY,          -- absolute path of the store Parquet file
+    date DATE,                         -- NULL for reference tables
+    rows BIGINT,
+    manifest_path VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ingest_partitions (
+    table_name VARCHAR,
+    security_code INTEGER,
+    date DATE,
+    file_path VARCHAR,                 -- store file holding the slice
+    manifest_path VARCHAR,
+    rows BIGINT,
+    hash_sum HUGEINT                   -- sum of hash(row) over the slice in that file
+);
+CREATE OR REPLACE VIEW store_partitions AS
+SELECT table_name, security_code, date,
+       sum(rows)::BIGINT AS rows,
+       md5(sum(rows)::VARCHAR || ':' || sum(hash_sum)::VARCHAR) AS checksum
+FROM ingest_partitions
+GROUP BY table_name, security_code, date;

@@ -1,0 +1,574 @@
+"""Raw files -> typed, sorted Parquet store + manifest, rejects and slice checksums (SPEC §3).
+
+Per input file: a typed DuckDB read into an unsorted per-date staging area (bad rows go to
+DuckDB's reject tables), one sorted Parquet file per business date written under a
+temporary name and renamed, then ONE catalog transaction (manifest, store files, slices,
+rejects) is the commit point. A kill leaves at most orphan files, removed on the next run.
+A byte-level pass over the decompressed file counts lines and blank lines and re-reads the
+exact bytes of rejected lines, so ``rows_read = rows_loaded + rows_rejected`` is checked.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import gzip
+import hashlib
+import logging
+import os
+import re
+import resource
+import shutil
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+
+from . import store
+from .db import QueryError, execute, transaction
+from .errors import InputError, UsageError
+from .profiles import Profile, TableDef, get_profile
+from .settings import Settings
+from .sqlrender import render
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+ROW_GROUP_SIZE = 65_536
+CHUNK = 8 << 20
+RAW_CAP = 4 << 20            # raw bytes kept per rejected line (DuckDB's own limit is 2 MB)
+FP_BYTES = 1 << 20
+REJ_T, REJ_S = "_dp_reject_errors", "_dp_reject_scans"
+TEST_SLEEP_ENV = "DUCKPIPE_TEST_INGEST_SLEEP"   # test hook: seconds to sleep after each file
+_BLANK = re.compile(rb"\n(?=\r?\n)")
+
+
+@dataclass
+class FileResult:
+    path: str
+    table: str
+    status: str                  # loaded | skipped_unchanged | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    blank_lines: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    files: list[FileResult] = field(default_factory=list)
+    skipped_paths: list[str] = field(default_factory=list)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+
+    @property
+    def failed(self) -> list[FileResult]:
+        return [f for f in self.files if f.status == "failed"]
+
+
+@dataclass
+class InputFile:
+    path: Path
+    table: str
+    source: str
+
+    @property
+    def fmt(self) -> str:
+        name = self.path.name.lower()
+        return "csv.gz" if name.endswith(".csv.gz") else name.rsplit(".", 1)[-1]
+
+
+# ---------------------------------------------------------------- discovery
+
+def discover(sources: list[Path], table_globs: dict[str, str] | None,
+             profile: Profile) -> tuple[list[InputFile], list[str]]:
+    """Input files per table from SOURCE folders and explicit globs; the rest is skipped."""
+    files: list[InputFile] = []
+    skipped: list[str] = []
+    for src in sources:
+        src = Path(src).expanduser().resolve()
+        if not src.is_dir():
+            raise UsageError(f"source folder {src} does not exist")
+        for child in sorted(src.iterdir()):
+            if child.is_dir() and child.name in profile.tables:
+                for f in sorted(child.iterdir()):
+                    if f.is_file() and f.name.lower().endswith(SUFFIXES):
+                        files.append(InputFile(f, child.name, str(src)))
+                    else:
+                        skipped.append(str(f))
+            else:
+                skipped.append(str(child))
+    for table, pattern in (table_globs or {}).items():
+        if table not in profile.tables:
+            raise UsageError(f"unknown table {table!r} (known: {', '.join(profile.tables)})")
+        matches = sorted(Path(p).resolve() for p in glob.glob(os.path.expanduser(pattern)))
+        matches = [p for p in matches if p.is_file()]
+        if not matches:
+            raise UsageError(f"--{table} {pattern}: matches no file")
+        files.extend(InputFile(p, table, pattern) for p in matches)
+    seen: set[Path] = set()
+    unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
+    return unique, skipped
+
+
+def fingerprint(path: Path, size: int) -> str:
+    """blake2b of size + first MiB + last MiB: decides 'unchanged' without reading the file."""
+    h = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as fh:
+        h.update(fh.read(FP_BYTES))
+        if size > FP_BYTES:
+            fh.seek(max(FP_BYTES, size - FP_BYTES))
+            h.update(fh.read(FP_BYTES))
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- byte-level pass
+
+@dataclass
+class LineScan:
+    lines: int = 0
+    blank: int = 0
+    crc: int = 0
+    raw: dict[int, bytes] = field(default_factory=dict)
+
+
+def _open(path: Path, gz: bool):
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def read_header(path: Path, gz: bool) -> bytes:
+    """The first physical line (the header), without its terminator."""
+    with _open(path, gz) as fh:
+        return fh.readline(1 << 20).rstrip(b"\r\n")
+
+
+def _count_blank(buf: bytes, tail_len: int) -> int:
+    """Empty lines whose terminating newline lies past the carried-over tail."""
+    if b"\n\n" not in buf and b"\n\r\n" not in buf:
+        return 0
+    n = 0
+    for m in _BLANK.finditer(buf):
+        end = m.start() + (1 if buf[m.start() + 1] == 10 else 2)
+        n += end >= tail_len
+    return n
+
+
+def scan_lines(path: Path, gz: bool, wanted: list[int]) -> LineScan:
+    """Stream the decompressed file once: lines, blank lines, CRC32, raw bytes of ``wanted`` lines.
+
+    Python only touches chunks (C-level count/find/split), never a per-line loop over the
+    whole file; ``wanted`` must be sorted ascending.
+    """
+    out, wi, line, tail, last = LineScan(), 0, 1, b"\n", b""
+    cur: bytearray | None = None
+    cur_line = 0
+    with _open(path, gz) as fh:
+        while chunk := fh.read(CHUNK):
+            out.crc = zlib.crc32(chunk, out.crc)
+            n = chunk.count(b"\n")
+            out.blank += _count_blank(tail + chunk, len(tail))
+            if cur is not None or (wi < len(wanted) and wanted[wi] <= line + n):
+                parts = chunk.split(b"\n")
+                if cur is not None:
+                    cur += parts[0][: max(0, RAW_CAP - len(cur))]
+                    if n:
+                        out.raw[cur_line] = bytes(cur).rstrip(b"\r")
+                        cur = None
+                while wi < len(wanted) and wanted[wi] <= line + n:
+                    idx = wanted[wi] - line
+                    if idx == n:
+                        cur, cur_line = bytearray(parts[idx][:RAW_CAP]), wanted[wi]
+                    elif idx > 0 or not out.raw.get(wanted[wi]):
+                        out.raw[wanted[wi]] = parts[idx][:RAW_CAP].rstrip(b"\r")
+                    wi += 1
+            line += n
+            out.lines += n
+            tail, last = (tail + chunk)[-2:], chunk[-1:]
+    if cur is not None:
+        out.raw[cur_line] = bytes(cur).rstrip(b"\r")
+    if last and last != b"\n":
+        out.lines += 1
+    return out
+
+
+# ---------------------------------------------------------------- column mapping
+
+def parse_header(header: bytes) -> list[str]:
+    """Header names, BOM removed, trimmed."""
+    text = header.decode("utf-8", errors="replace").lstrip("\ufeff")
+    return [h.strip() for h in next(csv.reader([text]), [])]
+
+
+def map_columns(tdef: TableDef, names: list[str], path: Path
+                ) -> tuple[list[tuple[str, str]], set[str]]:
+    """File columns by position -> (canonical or placeholder name, type); checks required ones."""
+    known = tdef.by_lower
+    file_cols, present = [], set()
+    for i, raw in enumerate(names):
+        col = known.get(raw.lower())
+        if col is None or col.name in present:
+            if col is not None:
+                raise InputError(f"{path}: column {raw!r} appears twice in the header")
+            file_cols.append((f"_extra_{i}", "VARCHAR"))
+            continue
+        present.add(col.name)
+        file_cols.append((col.name, col.type))
+    missing = [c.name for c in tdef.columns if c.required and c.name not in present]
+    missing += ["/".join(g) for g in tdef.required_any if not present.intersection(g)]
+    if missing:
+        raise InputError(f"{path}: required column(s) missing: {', '.join(missing)}"
+                         f" (header has: {', '.join(names) or 'nothing'})")
+    return file_cols, present
+
+
+def _qraw(name: str) -> str:
+    """Quote an arbitrary identifier taken from a file (double quotes doubled)."""
+    if "\x00" in name:
+        raise InputError(f"NUL byte in column name {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---------------------------------------------------------------- loading one file
+
+@dataclass
+class Loaded:
+    """What one input file produced, before the commit."""
+
+    store: list[tuple[str, object, int]] = field(default_factory=list)   # (path, date, rows)
+    slices: list[tuple[int, object, str, int, int]] = field(default_factory=list)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_read: int = 0
+    blank: int = 0
+    lines: int | None = None
+    crc: str | None = None
+
+
+def _sql(con: duckdb.DuckDBPyConnection, template: str, **ctx) -> duckdb.DuckDBPyConnection:
+    """Run every statement of a template; return the cursor of the last one."""
+    from .sqlrender import split_statements
+    cur = con
+    for stmt in split_statements(render(template, **ctx)):
+        cur = execute(con, stmt, template=template)
+    return cur
+
+
+def _drop_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    for t in (REJ_T, REJ_S, "_dp_rejects"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+
+
+def _csv_rejects(con: duckdb.DuckDBPyConnection, f: InputFile, header: bytes) -> list[int]:
+    """Collapse DuckDB's per-field errors to one row per line; returns the lines."""
+    _sql(con, "ingest/rejects_csv.sql", rejects_table=REJ_T)
+    return [r[0] for r in con.execute("SELECT line FROM _dp_rejects ORDER BY line").fetchall()]
+
+
+def _fill_raw(con: duckdb.DuckDBPyConnection, scan: LineScan, header: bytes) -> None:
+    """Put the exact bytes of each rejected line in place; label repeated headers."""
+    if scan.raw:
+        raw = pa.table({"line": pa.array(list(scan.raw), pa.int64()),
+                        "raw": pa.array(list(scan.raw.values()), pa.binary())})
+        con.register("_dp_raw", raw)
+        con.execute("UPDATE _dp_rejects SET raw_line = r.raw FROM _dp_raw r WHERE _dp_rejects.line = r.line")
+        con.unregister("_dp_raw")
+    con.execute("UPDATE _dp_rejects SET reason = 'repeated header line', column_name = NULL,"
+                " error_type = 'REPEATED HEADER' WHERE raw_line = $h", {"h": header})
+
+
+def _account(con: duckdb.DuckDBPyConnection, res: Loaded, scan: LineScan) -> None:
+    """rows_read from the physical count; any row the parser lost becomes an explicit reject."""
+    res.lines, res.blank, res.crc = scan.lines, scan.blank, f"crc32:{scan.crc:08x}"
+    res.rows_rejected = con.execute("SELECT count(*) FROM _dp_rejects").fetchone()[0]
+    physical = max(0, scan.lines - 1 - scan.blank)
+    deficit = physical - res.rows_loaded - res.rows_rejected
+    if deficit > 0:
+        log.warning("%d physical line(s) not accounted for by the CSV parser", deficit)
+        con.execute("INSERT INTO _dp_rejects VALUES (NULL, NULL, $r, NULL, 'UNACCOUNTED')",
+                    {"r": f"{deficit} line(s) neither loaded nor reported by the CSV parser"
+                          " (a quoted field spanning lines or an unterminated quote)"})
+        res.rows_rejected += deficit
+    res.rows_read = res.rows_loaded + res.rows_rejected
+
+
+def _stage_event(con, f: InputFile, tdef: TableDef, stage: Path, pool) -> Loaded:
+    """Typed read into ``stage/date=*/``; rejects in temp table _dp_rejects."""
+    res = Loaded()
+    store_cols = tdef.store_columns()[: len(tdef.columns)]
+    ctx = dict(derived=[(n, e) for n, _, e in tdef.derived], date_expr=tdef.date_expr,
+               stage_dir=str(stage), path=str(f.path))
+    if f.fmt == "parquet":
+        names = [r[0] for r in con.execute("SELECT name FROM parquet_schema($p) WHERE num_children IS NULL",
+                                           {"p": str(f.path)}).fetchall()]
+        file_cols, present = map_columns(tdef, [n.strip() for n in names], f.path)
+        req = {c.name for c in tdef.columns if c.required}
+        cols = [(n, t, _qraw(raw), n in req) for (n, t), raw in zip(file_cols, names)
+                if not n.startswith("_extra_")]
+        _sql(con, "ingest/stage_parquet.sql", cols=cols,
+             store_cols=[(n, t, n in present) for n, t in store_cols], **ctx)
+        res.rows_rejected = con.execute("SELECT count(*) FROM _dp_rejects").fetchone()[0]
+        res.rows_loaded = con.execute("SELECT count(*) FROM _dp_pq").fetchone()[0] - res.rows_rejected
+        res.rows_read = res.rows_loaded + res.rows_rejected
+        return res
+    gz = f.fmt == "csv.gz"
+    header = read_header(f.path, gz)
+    names = parse_header(header)
+    if not any(names):
+        raise InputError(f"{f.path}: empty file, no header line")
+    file_cols, present = map_columns(tdef, names, f.path)
+    counting = pool.submit(scan_lines, f.path, gz, [])
+    cur = _sql(con, "ingest/stage_csv.sql", file_cols=file_cols, compression="gzip" if gz else "none",
+               store_cols=[(n, t, n in present) for n, t in store_cols],
+               required=[c.name for c in tdef.columns if c.required and c.name in present],
+               rejects_table=REJ_T, rejects_scan=REJ_S, **ctx)
+    res.rows_loaded = int(cur.fetchone()[0])
+    wanted = _csv_rejects(con, f, header)
+    scan = counting.result()
+    if wanted:
+        scan.raw = scan_lines(f.path, gz, wanted).raw
+    _fill_raw(con, scan, header)
+    _account(con, res, scan)
+    return res
+
+
+def _finish_event(con, tdef: TableDef, stage: Path, out_dir: Path, file_id: str, res: Loaded) -> None:
+    """One sorted store file per staged date (temporary name, then rename) and its slices."""
+    cols = [n for n, _ in tdef.store_columns()]
+    for ddir in sorted(stage.glob("date=*")):
+        date = ddir.name.split("=", 1)[1]
+        parts = sorted(str(p) for p in ddir.glob("*.parquet"))
+        final = out_dir / ddir.name / f"{file_id}.parquet"
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(final.name + ".tmp")
+        rows = int(_sql(con, "ingest/sort_date.sql", files=parts, sort_by=list(tdef.sort_by),
+                        out=str(tmp), row_group_size=ROW_GROUP_SIZE).fetchone()[0])
+        os.replace(tmp, final)
+        res.store.append((str(final), date, rows))
+        for sec, n, hsum in _sql(con, "ingest/slices.sql", path=str(final), columns=cols,
+                                  security_col=tdef.security_col).fetchall():
+            res.slices.append((sec, date, str(final), int(n), int(hsum)))
+
+
+def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, pool) -> Loaded:
+    """Small reference file: trimmed names and values, per-column inferred types, one Parquet."""
+    res = Loaded()
+    final = out_dir / f"{file_id}.parquet"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name + ".tmp")
+    if f.fmt == "parquet":
+        res.rows_loaded = res.rows_read = int(
+            _sql(con, "ingest/copy_parquet.sql", path=str(f.path), out=str(tmp)).fetchone()[0])
+    else:
+        gz = f.fmt == "csv.gz"
+        header = read_header(f.path, gz)
+        names = _dedupe([n or f"column{i}" for i, n in enumerate(parse_header(header))])
+        if not any(parse_header(header)):
+            raise InputError(f"{f.path}: empty file, no header line")
+        counting = pool.submit(scan_lines, f.path, gz, [])
+        _sql(con, "ingest/stage_reference.sql", names=names, path=str(f.path),
+             compression="gzip" if gz else "none", rejects_table=REJ_T, rejects_scan=REJ_S)
+        res.rows_loaded = con.execute("SELECT count(*) FROM _dp_ref").fetchone()[0]
+        wanted = _csv_rejects(con, f, header)
+        scan = counting.result()
+        if wanted:
+            scan.raw = scan_lines(f.path, gz, wanted).raw
+        _fill_raw(con, scan, header)
+        _account(con, res, scan)
+        cs = [f"c{i}" for i in range(len(names))]
+        counts = _sql(con, "ingest/infer_reference.sql", cols=cs).fetchone()
+        cols = [(c, _qraw(n), _infer(counts[4 * i: 4 * i + 4])) for i, (c, n) in enumerate(zip(cs, names))]
+        _sql(con, "ingest/write_reference.sql", cols=cols, out=str(tmp))
+    os.replace(tmp, final)
+    res.store.append((str(final), None, res.rows_loaded))
+    return res
+
+
+def _infer(c: tuple[int, int, int, int]) -> str:
+    values, ints, floats, bools = c
+    if values and ints == values:
+        return "BIGINT"
+    if values and floats == values:
+        return "DOUBLE"
+    if values and bools == values:
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+def _dedupe(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        k = n.lower()
+        seen[k] = seen.get(k, 0) + 1
+        out.append(n if seen[k] == 1 else f"{n}_{seen[k]}")
+    return out
+
+
+# ---------------------------------------------------------------- commit and bookkeeping
+
+def _commit(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, res: Loaded | None,
+            status: str, error: str | None, seconds: float, profile: Profile) -> list[str]:
+    """The commit point: replace the file's manifest, store files, slices and rejects at once.
+
+    Returns the store files of the previous version, to delete after the commit.
+    """
+    p = str(f.path)
+    old = [r[0] for r in con.execute("SELECT path FROM ingest_files WHERE manifest_path = $p", {"p": p}).fetchall()]
+    res = res or Loaded()
+    with transaction(con):
+        for table, col in (("ingest_files", "manifest_path"), ("ingest_partitions", "manifest_path"),
+                           ("ingest_rejects", "path"), ("ingest_manifest", "path")):
+            con.execute(f"DELETE FROM {table} WHERE {col} = $p", {"p": p})
+        con.execute(
+            "INSERT INTO ingest_manifest VALUES ($path, $size, $mtime, $fp, $crc, $source, $table, $fid,"
+            " $fmt, $lines, $read, $loaded, $rejected, $blank, $status, $error, $seconds, now()::TIMESTAMP)",
+            {"path": p, "size": st.st_size, "mtime": st.st_mtime, "fp": fp, "crc": res.crc,
+             "source": f.source, "table": f.table, "fid": file_id, "fmt": f.fmt, "lines": res.lines,
+             "read": res.rows_read, "loaded": res.rows_loaded, "rejected": res.rows_rejected,
+             "blank": res.blank, "status": status, "error": error, "seconds": seconds})
+        if status == "loaded":
+            files = pa.table({"table_name": [f.table] * len(res.store), "path": [s[0] for s in res.store],
+                              "date": pa.array([s[1] for s in res.store], pa.string()),
+                              "rows": [s[2] for s in res.store], "manifest_path": [p] * len(res.store)})
+            con.register("_dp_files", files)
+            con.execute("INSERT INTO ingest_files SELECT table_name, path, date::DATE, rows, manifest_path FROM _dp_files")
+            con.unregister("_dp_files")
+            if res.slices:
+                sl = pa.table({"security_code": pa.array([s[0] for s in res.slices], pa.int64()),
+                               "date": [s[1] for s in res.slices], "file_path": [s[2] for s in res.slices],
+                               "rows": [s[3] for s in res.slices],
+                               "hash_sum": [str(s[4]) for s in res.slices]})
+                con.register("_dp_slices", sl)
+                con.execute("INSERT INTO ingest_partitions SELECT $t, security_code, date::DATE, file_path, $p,"
+                            " rows, hash_sum::HUGEINT FROM _dp_slices", {"t": f.table, "p": p})
+                con.unregister("_dp_slices")
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_dp_rejects'").fetchone()[0]:
+                con.execute("INSERT INTO ingest_rejects SELECT $p, line, column_name, reason, raw_line,"
+                            " error_type FROM _dp_rejects ORDER BY line NULLS LAST", {"p": p})
+        if old:
+            store.refresh_catalog_views(con, profile)
+    keep = {s[0] for s in res.store}
+    return [o for o in old if o not in keep]
+
+
+def clean_orphans(con: duckdb.DuckDBPyConnection, store_dir: Path) -> int:
+    """Delete store files no loaded manifest row owns (left by a kill) and the staging area."""
+    shutil.rmtree(store_dir / ".staging", ignore_errors=True)
+    ids = {r[0] for r in con.execute(
+        "SELECT file_id FROM ingest_manifest WHERE status = 'loaded'").fetchall()}
+    removed = 0
+    if not store_dir.exists():
+        return 0
+    for p in sorted(store_dir.rglob("*"), reverse=True):
+        if p.is_file() and p.name.split(".", 1)[0] not in ids:
+            p.unlink()
+            removed += 1
+        elif p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
+    if removed:
+        log.info("removed %d orphan store file(s) left by an interrupted ingest", removed)
+    return removed
+
+
+def _unchanged(con, p: str, st: os.stat_result) -> tuple[bool, str, tuple | None]:
+    row = con.execute("SELECT size, mtime, fingerprint, status, rows_read, rows_loaded, rows_rejected,"
+                      " blank_lines FROM ingest_manifest WHERE path = $p", {"p": p}).fetchone()
+    if row and row[3] == "loaded" and row[0] == st.st_size and row[1] == st.st_mtime:
+        fp = fingerprint(Path(p), st.st_size)
+        return fp == row[2], fp, row
+    return False, fingerprint(Path(p), st.st_size), row
+
+
+def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -> FileResult:
+    t0 = time.monotonic()
+    p = str(f.path)
+    st = f.path.stat()
+    same, fp, row = _unchanged(con, p, st)
+    if same:
+        log.info("%s: unchanged, skipped", p)
+        return FileResult(p, f.table, "skipped_unchanged", row[4], row[5], row[6], row[7], 0.0)
+    file_id = f"{hashlib.blake2b(p.encode(), digest_size=6).hexdigest()}{uuid.uuid4().hex[:10]}"
+    tdef = profile.tables[f.table]
+    out_dir = settings.store_dir / f.table
+    stage = settings.store_dir / ".staging" / file_id
+    res: Loaded | None = None
+    status, error = "loaded", None
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+        _drop_rejects(con)
+        if tdef.kind == "event":
+            res = _stage_event(con, f, tdef, stage, pool)
+            _finish_event(con, tdef, stage, out_dir, file_id, res)
+        else:
+            res = _load_reference(con, f, out_dir, file_id, pool)
+    except (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        error = exc.message if isinstance(exc, (InputError, QueryError)) else f"{p}: {type(exc).__name__}: {exc}"
+        status, res = "failed", None
+        for path in settings.store_dir.rglob(f"{file_id}.*"):
+            path.unlink(missing_ok=True)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    seconds = time.monotonic() - t0
+    stale = _commit(con, f, st, fp, file_id, res, status, error, seconds, profile)
+    for old in stale:
+        Path(old).unlink(missing_ok=True)
+    r = res or Loaded()
+    if status == "failed":
+        log.error("%s", error)
+    else:
+        log.info("%s: %s rows loaded, %s rejected, %s blank lines (%.2fs)", p, r.rows_loaded,
+                 r.rows_rejected, r.blank, seconds)
+    return FileResult(p, f.table, status, r.rows_read, r.rows_loaded, r.rows_rejected, r.blank,
+                      seconds, error)
+
+
+def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Path],
+           table_globs: dict[str, str] | None = None,
+           progress: Callable[[str, int, int], None] | None = None,
+           profile: Profile | None = None) -> IngestSummary:
+    """Load every new or changed file of ``sources`` / ``table_globs`` into the store."""
+    from concurrent.futures import ThreadPoolExecutor
+    t0 = time.monotonic()
+    profile = profile or get_profile("asx")
+    if not sources and not table_globs:
+        sources = [settings.workspace / "data" / "raw"]
+    files, skipped = discover(list(sources), table_globs, profile)
+    for s in skipped:
+        log.info("skipped (not a table file): %s", s)
+    settings.store_dir.mkdir(parents=True, exist_ok=True)
+    clean_orphans(con, settings.store_dir)
+    store.refresh_catalog_views(con, profile)
+    summary = IngestSummary(skipped_paths=skipped)
+    sleep = float(os.environ.get(TEST_SLEEP_ENV, "0") or 0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        for i, f in enumerate(files, 1):
+            r = _ingest_one(con, f, settings, profile, pool)
+            summary.files.append(r)
+            if r.status == "loaded":
+                summary.bytes_read += f.path.stat().st_size
+            if progress:
+                progress(r.path, i, len(files))
+            if sleep:
+                time.sleep(sleep)
+    _drop_rejects(con)
+    store.refresh_catalog_views(con, profile)
+    summary.rows_loaded = sum(r.rows_loaded for r in summary.files if r.status == "loaded")
+    summary.rows_rejected = sum(r.rows_rejected for r in summary.files if r.status == "loaded")
+    summary.seconds = time.monotonic() - t0
+    summary.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    log.info("ingest: %d file(s), %d rows loaded, %d rejected, %d failed, %.1fs", len(files),
+             summary.rows_loaded, summary.rows_rejected, len(summary.failed), summary.seconds)
+    return summary
+
+
+__all__ = ["ingest", "IngestSummary", "FileResult", "discover", "scan_lines", "clean_orphans",
+           "fingerprint"]
