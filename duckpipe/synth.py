@@ -1,0 +1,576 @@
+"""Deterministic generator of realistic synthetic raw ASX files (SPEC §1, §3).
+
+Why: demos, tests and benchmarks need data with every awkward feature of the real feed
+(19-digit ids, same-timestamp event pairs, amendments, overnight reloads, sentinel and crossed
+quotes, trade reports, bad rows) at any size. Everything is vectorised numpy per
+(security, day) and written with pyarrow's CSV writer, so large data sets are written at disk
+speed. The same arguments give byte-identical files.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+log = logging.getLogger(__name__)
+
+SYDNEY = ZoneInfo("Australia/Sydney")
+NS = 1_000_000_000
+SENTINEL = int(np.iinfo(np.int64).min)
+TICK = 10
+ORDER_BASE = 7_904_794_000_000_000_000  # 19 digits, far above 2**53
+MATCH_BASE = 7_804_794_000_000_000_000
+UNIT_STRIDE = 1_000_000_000  # id space per (day, security)
+CPTY_OFFSET = 600_000_000  # counterparty (non Centre Point) order ids inside a unit's space
+RELOAD_OFFSET = 900_000_000  # day-one reload orders whose earlier history is not in the data
+
+ORDER_COLUMNS = (
+    "order_id,exchange,timestamp,security_code,price,side,changereason,orderstatus,quantity,"
+    "leavesquantity,ordertype,exchangeordertype,national_bid,national_offer,bid,offer,participantid,"
+    "preferenceonly,midtick,singlefillminimumquantity,minimumquantity,sequence,crossingkey,"
+    "totalmatchedquantity,shortsellquantity,triggercondition,timevaliditydecoded,row_num,timevalidity"
+).split(",")
+TRADE_COLUMNS = (
+    "EXCHANGE,sequence,tradedate,tradetime,securitycode,orderid,dealsource,dealsourcedecoded,"
+    "exchangeinfo,matchgroupid,nationalbidpricesnapshot,nationalofferpricesnapshot,tradeprice,"
+    "quantity,side,sidedecoded,participantid,passiveaggressive,row_num"
+).split(",")
+NBBO_COLUMNS = "partition,sequence,tradedate,bidprice,creationtime,offerprice,orderbookid,timestamp,userid,runid".split(",")
+
+ETYPES = np.array([2048, 4096, 4098, 64, 256, 0])
+ETYPE_P = [0.50, 0.35, 0.04, 0.03, 0.03, 0.05]
+PARTICIPANTS = np.array([67, 51, 47, 2, 146, 41, 61, 42, 54, 69, 8])
+PART_P = np.array([38, 14, 10, 8, 5, 5, 6, 4, 4, 3, 3]) / 100
+DEALSOURCE_NAMES = {1: "Continuous Lit", 5: "Trade Report Crossings", 20: "Auction", 44: "Continuous Lit UCP",
+                    45: "Auction UCP", 46: "Centre Point Preferencing", 47: "Centre Point", 48: "Centre Point UCP"}
+TIME_VALIDITY = ((256, "Rest of Day"), (0, "Bouncing"), (1288, "Days"))
+# rank of an event among the same order's events at one timestamp
+R_FIRST, R_ENTRY_FILL, R_FAK, R_AMEND, R_FILL, R_CANCEL, R_PURGE = 0, 2, 3, 4, 10, 50, 60
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    out: Path
+    files: list[Path]
+    rows: dict[str, int]
+    bytes_written: int
+    seconds: float
+    faults: list[dict]
+
+
+def business_days(start: date, n: int) -> list[date]:
+    """The first n weekdays from start (inclusive): ASX holidays are ignored on purpose."""
+    out, d = [], start
+    while len(out) < n:
+        if d.weekday() < 5:
+            out.append(d)
+        d += timedelta(days=1)
+    return out
+
+
+def sydney_ns(d: date, hour: int, minute: int = 0, second: int = 0) -> int:
+    """Epoch ns of a Sydney wall-clock time: zoneinfo gives AEST/AEDT, never a fixed offset."""
+    return int(datetime(d.year, d.month, d.day, hour, minute, second, tzinfo=SYDNEY).timestamp()) * NS
+
+
+def _at(ts: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Index of the quote in force at each time t (the first quote for times before the open)."""
+    return np.maximum(np.searchsorted(ts, t, side="right") - 1, 0)
+
+
+def _group_cumsum(vals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Cumulative sum restarting at each group (groups are consecutive runs of given counts)."""
+    cs = np.cumsum(vals)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return cs - np.repeat(np.concatenate(([0], cs))[starts], counts)
+
+
+def _group_pos(counts: np.ndarray) -> np.ndarray:
+    """0-based position of each element within its group."""
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _split(rng: np.random.Generator, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Split each total into `count` positive integer parts (counts <= totals)."""
+    gi = np.repeat(np.arange(len(counts)), counts)
+    w = rng.random(len(gi)) + 0.05
+    wsum = np.bincount(gi, w, minlength=len(counts))
+    parts = 1 + np.floor(w / wsum[gi] * (totals - counts)[gi]).astype(np.int64)
+    short = totals - np.bincount(gi, parts, minlength=len(counts)).astype(np.int64)
+    last = (np.cumsum(counts) - 1)[counts > 0]
+    parts[last] += short[counts > 0]
+    return parts
+
+
+def _quotes(rng: np.random.Generator, day: date, bid_ticks: int) -> dict[str, np.ndarray]:
+    """NBBO random walk for one security and day: true quotes plus the published (dirty) ones."""
+    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+    n = int((close - open_) / (3 * NS) * 1.3) + 64
+    gaps = rng.exponential(3 * NS, n).astype(np.int64) + 1
+    ts = open_ + np.concatenate(([0], np.cumsum(gaps[:-1])))
+    ts = ts[ts < close]
+    n = len(ts)
+    dup = rng.random(n) < 0.02
+    dup[0] = False
+    ts = np.where(dup, np.roll(ts, 1), ts)  # some quotes share a timestamp: sequence breaks ties
+    bid = np.maximum(bid_ticks + np.cumsum(rng.choice([-1, 0, 1], n, p=[0.025, 0.95, 0.025])), 10)
+    tb = bid * TICK
+    to = (bid + rng.choice([1, 2, 3], n, p=[0.7, 0.2, 0.1])) * TICK
+    pb, po = tb.copy(), to.copy()
+    u = rng.random(n)
+    u[0] = 1.0
+    pb[u < 0.005] = SENTINEL
+    po[(u >= 0.005) & (u < 0.01)] = SENTINEL
+    locked = (u >= 0.01) & (u < 0.0125)
+    crossed = (u >= 0.0125) & (u < 0.015)
+    pb[locked] = po[locked]
+    pb[crossed] = po[crossed] + TICK
+    return {"ts": ts, "tb": tb, "to": to, "pb": pb, "po": po}
+
+
+def _new_orders(rng: np.random.Generator, day: date, n: int, id_base: int, q: dict) -> dict[str, np.ndarray]:
+    """Order-level attributes of the unit's new orders (entry time, type, side, size, limit)."""
+    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+    etype = rng.choice(ETYPES, n, p=ETYPE_P)
+    sweepish = ((etype & 2048) > 0) | (etype == 0)
+    t0 = np.sort(rng.integers(open_ + NS, close - 600 * NS, n))
+    side = rng.integers(1, 3, n)
+    q0 = np.where(sweepish, rng.lognormal(5.5, 1.3, n), rng.lognormal(7.0, 1.0, n)).astype(np.int64) + 1
+    i = _at(q["ts"], t0)
+    b, o = q["tb"][i], q["to"][i]
+    k = rng.integers(-1, 4, n) * TICK
+    ref_buy, ref_sell = np.where(sweepish, o, (b + o) // 2), np.where(sweepish, b, (b + o) // 2)
+    price = np.maximum(np.where(side == 1, ref_buy + k, ref_sell - k), TICK)
+    price[rng.random(n) < 0.01] = 0  # market-ish orders
+    return {"oid": id_base + np.cumsum(rng.integers(1, 40, n)), "side": side, "price": price, "etype": etype,
+            "part": rng.choice(PARTICIPANTS, n, p=PART_P), "q0": q0, "tmq0": np.zeros(n, np.int64),
+            "t0": t0, "carry": np.zeros(n, bool)}
+
+
+def _carry_orders(rng: np.random.Generator, day: date, carry: dict, q: dict) -> dict[str, np.ndarray]:
+    """Resting orders reloaded (changereason 30) at about 21:22 Sydney on the evening before `day`."""
+    n = len(carry["oid"])
+    t0 = sydney_ns(day - timedelta(days=1), 21, 22) + np.sort(rng.integers(0, 90 * NS, n))
+    return {**{k: carry[k] for k in ("oid", "side", "price", "etype", "part", "q0", "tmq0")},
+            "t0": t0, "carry": np.ones(n, bool)}
+
+
+def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
+    """Vectorised order lifecycles: event rows, fill events for the trades, and tomorrow's carry."""
+    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+    N = len(o["oid"])
+    etype, q0, tmq0, t0, carry = o["etype"], o["q0"], o["tmq0"], o["t0"], o["carry"]
+    resting_cp = ((etype & 2048) == 0) & (etype != 0)
+    u = rng.random(N)
+    full_p = np.where(resting_cp, 0.30, 0.62)
+    cls = np.where(u < full_p, 2, np.where(u < full_p + np.where(resting_cp, 0.20, 0.15), 1, 0))
+    avail = q0 - tmq0
+    u2 = rng.random(N)
+    full_entry = ~carry & (cls == 2) & (u2 < np.where(resting_cp, 0.1, 0.35))
+    fak = ~carry & ~resting_cp & (cls < 2) & (u2 < 0.5)
+    ep = ~carry & ~full_entry & (avail >= 2) & (cls > 0) & (fak | (rng.random(N) < 0.3))
+    E = np.where(full_entry, avail, np.where(ep, 1 + (rng.random(N) * (avail - 1)).astype(np.int64), 0))
+    rest = ~full_entry & ~fak
+    base = tmq0 + E
+    t_act = np.where(carry, open_ + rng.integers(0, 7200 * NS, N), t0)
+    # amendments (changereason 5) change quantity; they come before any later fill
+    n_am = np.where(rest & (rng.random(N) < np.where(resting_cp, 0.25, 0.12)), rng.integers(1, 3, N), 0)
+    am_oi = np.repeat(np.arange(N), n_am)
+    am_q = np.maximum(base[am_oi] + 1, (q0[am_oi] * rng.uniform(0.3, 2.0, len(am_oi))).astype(np.int64))
+    am_t = np.minimum(t_act[am_oi] + _group_cumsum(rng.exponential(30 * NS, len(am_oi)).astype(np.int64) + 1, n_am),
+                      close - 5 * NS)
+    has_am, am_last = n_am > 0, (np.cumsum(n_am) - 1)[n_am > 0]
+    Q, t_s = q0.copy(), t_act.copy()
+    Q[has_am], t_s[has_am] = am_q[am_last], am_t[am_last]
+    rem = Q - base
+    L = np.where(rest & (cls == 2), rem, 0)
+    L = np.where(rest & (cls == 1) & (rem >= 2), 1 + (rng.random(N) * (rem - 1)).astype(np.int64), L)
+    nf = np.where(L > 0, np.minimum(L, rng.integers(1, 5, N)), 0)
+    t_end = np.minimum(t_s + rng.exponential(1200 * NS, N).astype(np.int64) + NS, close - NS)
+    fl_oi = np.repeat(np.arange(N), nf)
+    fu = rng.random(len(fl_oi))
+    fu = fu[np.lexsort((fu, fl_oi))]
+    span = (t_end - t_s)[fl_oi]
+    fl_t = t_s[fl_oi] + 1 + (fu * (span - 1)).astype(np.int64)
+    fl_q = _split(rng, L, nf)
+    fl_cum = base[fl_oi] + _group_cumsum(fl_q, nf)
+    open_end = rest & (base + L < Q)
+    carry_p = np.where((etype & 4096) > 0, 0.03, np.where((etype & 2048) > 0, 0.005, 0.0))
+    carry_out = open_end & ~carry & (rng.random(N) < carry_p)
+    purge = open_end & ~carry_out & (rng.random(N) < 0.15)
+    cancel = open_end & ~carry_out & ~purge
+    final_tmq = base + L
+
+    def block(idx, ts, rank, cr, st, qty, tmq):
+        n = len(idx)
+        f = lambda v: np.broadcast_to(np.asarray(v, np.int64), (n,))  # noqa: E731
+        return [idx, f(ts), f(rank), f(cr), f(st), f(qty), f(tmq)]
+
+    first_cr = np.where(carry, 30, 6)
+    ar = np.arange(N)
+    m_e, m_c, m_p = np.flatnonzero(E > 0), np.flatnonzero(cancel), np.flatnonzero(purge)
+    blocks = [
+        block(ar, t0, R_FIRST, first_cr, 2, q0, tmq0),  # "incoming"
+        block(ar, t0, R_FIRST + 1, first_cr, 1, q0, tmq0),  # "on book", same timestamp
+        block(m_e, t0[m_e], R_ENTRY_FILL, 3, np.where(full_entry | fak, 2, 1)[m_e], q0[m_e], base[m_e]),
+        block(np.flatnonzero(fak), t0[fak], R_FAK, 9, 2, q0[fak], base[fak]),
+        block(am_oi, am_t, R_AMEND + _group_pos(n_am), 5, 1, am_q, base[am_oi]),
+        block(fl_oi, fl_t, R_FILL + _group_pos(nf), 3, np.where(fl_cum < Q[fl_oi], 1, 2), Q[fl_oi], fl_cum),
+        block(m_c, t_end[m_c], R_CANCEL, 1, 2, Q[m_c], final_tmq[m_c]),
+        block(m_p, purge_ts, R_PURGE, 24, 4, Q[m_p], final_tmq[m_p]),
+    ]
+    ev = dict(zip(("oi", "ts", "rank", "cr", "st", "qty", "tmq"), (np.concatenate(c) for c in zip(*blocks))))
+    fills = {"oi": np.concatenate([m_e, fl_oi]), "ts": np.concatenate([t0[m_e], fl_t]),
+             "qty": np.concatenate([E[m_e], fl_q]), "agg": np.concatenate([np.ones(len(m_e), np.int64),
+                                                                            np.zeros(len(fl_oi), np.int64)])}
+    c = np.flatnonzero(carry_out)
+    nxt = {"oid": o["oid"][c], "side": o["side"][c], "price": o["price"][c], "etype": etype[c],
+           "part": o["part"][c], "q0": Q[c], "tmq0": final_tmq[c]}
+    return ev, fills, nxt
+
+
+def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict, sec: int) -> dict[str, np.ndarray]:
+    """Expand events to the 29 order columns (sequence and row_num are set per file)."""
+    N = len(o["oid"])
+    order = np.lexsort((ev["rank"], ev["oi"], ev["ts"]))
+    ev = {k: v[order] for k, v in ev.items()}
+    oi, n = ev["oi"], len(order)
+    i = _at(q["ts"], ev["ts"])
+    nb, no = q["pb"][i], q["po"][i]
+    gone = rng.random(n) < 0.005  # snapshot missing: exercises the fallback to the nbbo table
+    tv = np.where(o["carry"], 2, rng.choice([0, 1], N, p=[0.9, 0.1]))[oi]
+    etype = o["etype"][oi]
+    full = lambda v: np.full(n, v, np.int64)  # noqa: E731
+    return {
+        "order_id": o["oid"][oi], "exchange": full(3), "timestamp": ev["ts"], "security_code": full(sec),
+        "price": o["price"][oi], "side": o["side"][oi], "changereason": ev["cr"], "orderstatus": ev["st"],
+        "quantity": ev["qty"], "leavesquantity": ev["qty"] - ev["tmq"], "ordertype": full(1),
+        "exchangeordertype": etype, "national_bid": nb, "national_bid!null": gone | (nb == SENTINEL),
+        "national_offer": no, "national_offer!null": gone | (no == SENTINEL),
+        "bid": nb, "bid!null": gone | (nb == SENTINEL), "offer": no, "offer!null": gone | (no == SENTINEL),
+        "participantid": o["part"][oi], "preferenceonly": full(0),
+        "midtick": rng.choice([2, 1, 3], N, p=[0.8, 0.17, 0.03])[oi],
+        "singlefillminimumquantity": rng.choice([2, 0, 1], N, p=[0.7, 0.2, 0.1])[oi],
+        "minimumquantity": np.where(rng.random(N) < 0.05, rng.integers(1, 200, N), 0)[oi],
+        "crossingkey": np.where(rng.random(N) < 0.5, 0, rng.choice([1, 2, 555, 99999, 194035], N))[oi],
+        "totalmatchedquantity": ev["tmq"], "shortsellquantity": np.where((etype & 2) > 0, ev["qty"], 0),
+        "triggercondition": full(0), "timevaliditydecoded": tv,
+        "timevalidity": np.array([t[0] for t in TIME_VALIDITY])[tv],
+    }
+
+
+def _trades(rng: np.random.Generator, day: date, o: dict, fills: dict, q: dict, id_base: int,
+            mg_base: int) -> dict[str, np.ndarray]:
+    """Trade rows (two per match group) for the Centre Point fills plus lit, auction and reports."""
+    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+    N, F = len(o["oid"]), len(fills["oi"])
+    etype = o["etype"][fills["oi"]]
+    lit, cp = etype == 0, ((etype & 2048) == 0) & (etype != 0)
+    all_one = (rng.random(N) < 0.6)[fills["oi"]]  # many sweeps fill only on dealsource 1: qualifying
+    ds_f = np.where(lit, rng.choice([1, 44], F, p=[0.8, 0.2]),
+                    np.where(cp, rng.choice([47, 46, 48], F, p=[0.8, 0.12, 0.08]),
+                             np.where(all_one, 1, rng.choice([1, 44, 47, 46, 48], F, p=[0.45, 0.25, 0.2, 0.05, 0.05]))))
+    m = np.minimum(np.where(fills["agg"] == 1, 1 + (rng.random(F) < 0.35) * rng.integers(1, 6, F),
+                            1 + (rng.random(F) < 0.1)), fills["qty"])
+    g_oi = np.repeat(fills["oi"], m)
+    ts, qty, agg, ds = np.repeat(fills["ts"], m), _split(rng, fills["qty"], m), np.repeat(fills["agg"], m), np.repeat(ds_f, m)
+    G = len(g_oi)
+    i = _at(q["ts"], ts)
+    b, a = q["tb"][i], q["to"][i]
+    buy = o["side"][g_oi] == 1
+    price = np.where(np.isin(ds, [1, 44]), np.where(buy == (agg == 1), a, b), (b + a) // 2)
+    cp_id, cpty = o["oid"][g_oi], id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, G)
+    cp_part, cpty_part = o["part"][g_oi], rng.choice(PARTICIPANTS, G, p=PART_P)
+    groups = [(ts, ds, price, qty, np.where(buy, cp_id, cpty), np.where(buy, cpty, cp_id),
+               np.where(buy, cp_part, cpty_part), np.where(buy, cpty_part, cp_part),
+               np.where(buy, agg, 1 - agg), np.where(buy, 1 - agg, agg))]
+    # trades not involving the file's Centre Point orders: lit, opening auction, trade reports
+    n_lit, n_auc, n_rep = N * 3 // 10 + 1, max(5, N // 100), max(2, N // 20)
+    t = rng.integers(open_, close, n_lit)
+    i = _at(q["ts"], t)
+    aggr = rng.integers(0, 2, n_lit)
+    ids = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, (2, n_lit))
+    parts = rng.choice(PARTICIPANTS, (2, n_lit), p=PART_P)
+    groups.append((t, rng.choice([1, 44], n_lit, p=[0.8, 0.2]), np.where(aggr == 1, q["to"][i], q["tb"][i]),
+                   rng.lognormal(5, 1.2, n_lit).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], aggr, 1 - aggr))
+    t = np.full(n_auc, open_ + int(rng.integers(0, 60 * NS)))
+    mid = (q["tb"][0] + q["to"][0]) // 2 // TICK * TICK
+    ids = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, (2, n_auc))
+    parts = rng.choice(PARTICIPANTS, (2, n_auc), p=PART_P)
+    zeros = np.zeros(n_auc, np.int64)
+    groups.append((t, rng.choice([20, 45], n_auc, p=[0.95, 0.05]), np.full(n_auc, mid),
+                   rng.lognormal(6, 1.5, n_auc).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], zeros, zeros))
+    t = rng.integers(open_, close, n_rep)
+    i = _at(q["ts"], t)
+    rid, rpart, zeros = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, n_rep), rng.choice(PARTICIPANTS, n_rep), np.zeros(n_rep, np.int64)
+    groups.append((t, np.full(n_rep, 5), (q["tb"][i] + q["to"][i]) // 2, rng.lognormal(5, 1.5, n_rep).astype(np.int64) + 1,
+                   rid, rid, rpart, rpart, zeros, zeros))
+    ts, ds, price, qty, b_id, s_id, b_part, s_part, b_agg, s_agg = (np.concatenate(c) for c in zip(*groups))
+    order = np.argsort(ts, kind="stable")
+    ts, ds, price, qty = ts[order], ds[order], price[order], qty[order]
+    G = len(ts)
+    i = _at(q["ts"], ts)
+    two = lambda x, y: np.stack((x, y), axis=1).ravel()  # noqa: E731  buy row, then sell row
+    dup = lambda v: np.repeat(v, 2)  # noqa: E731
+    ds2 = dup(ds)
+    return {
+        "EXCHANGE": np.full(2 * G, 3), "tradedate": np.zeros(2 * G, np.int64), "tradetime": dup(ts),
+        "orderid": two(b_id[order], s_id[order]), "dealsource": ds2,
+        "dealsourcedecoded": np.searchsorted(DS_CODES, ds2), "exchangeinfo": (ds2 == 5).astype(np.int64),
+        "matchgroupid": dup(mg_base + np.cumsum(rng.integers(1, 3, G))),
+        "nationalbidpricesnapshot": dup(q["tb"][i]), "nationalofferpricesnapshot": dup(q["to"][i]),
+        "tradeprice": dup(price), "quantity": dup(qty), "side": np.tile([1, 2], G), "sidedecoded": np.tile([0, 1], G),
+        "participantid": two(b_part[order], s_part[order]), "passiveaggressive": two(b_agg[order], s_agg[order]),
+    }
+
+
+DS_CODES = np.array(sorted(DEALSOURCE_NAMES))
+CATEGORIES = {"timevaliditydecoded": [t[1] for t in TIME_VALIDITY],
+              "dealsourcedecoded": [DEALSOURCE_NAMES[int(c)] for c in DS_CODES],
+              "exchangeinfo": ["ON Market", "OFF Market"], "sidedecoded": ["Buy", "Sell"]}
+
+
+def _nbbo_rows(q: dict, day: date, sec: int) -> dict[str, np.ndarray]:
+    """Published quotes, sentinel and crossed ones included; tradedate = Sydney midnight in ns."""
+    n = len(q["ts"])
+    return {"partition": np.ones(n, np.int64), "tradedate": np.full(n, sydney_ns(day, 0)), "bidprice": q["pb"],
+            "creationtime": q["ts"], "offerprice": q["po"], "orderbookid": np.full(n, sec), "timestamp": q["ts"],
+            "userid": np.zeros(n, np.int64), "runid": np.zeros(n, np.int64)}
+
+
+def _fresh_carry(rng: np.random.Generator, n: int, id_base: int, q: dict) -> dict[str, np.ndarray]:
+    """Day one's reloaded orders: resting since an earlier day that is not in the data set."""
+    k = max(2, n * 15 // 1000)
+    q0 = rng.lognormal(6.5, 1.0, k).astype(np.int64) + 2
+    side = rng.integers(1, 3, k)
+    mid = (q["tb"][0] + q["to"][0]) // 2
+    return {"oid": id_base + RELOAD_OFFSET + np.cumsum(rng.integers(1, 1000, k)), "side": side,
+            "price": np.maximum(mid + np.where(side == 1, -1, 1) * rng.integers(0, 5, k) * TICK, TICK),
+            "etype": rng.choice([4096, 2048, 4098], k, p=[0.6, 0.35, 0.05]), "part": rng.choice(PARTICIPANTS, k, p=PART_P),
+            "q0": q0, "tmq0": np.zeros(k, np.int64)}  # unfilled so far: every tmq is backed by trades
+
+
+def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _take(cols: dict, order: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[order] for k, v in cols.items()}
+
+
+def _unit(seed: int, di: int, si: int, n_sec: int, day: date, sec: int, n: int, state: dict):
+    """One (security, day): quotes, orders (new + reloaded), lifecycles, order/trade/nbbo rows."""
+    rng = np.random.default_rng([seed, di, si])
+    unit = di * n_sec + si
+    id_base = ORDER_BASE + unit * UNIT_STRIDE
+    q = _quotes(rng, day, state["bid"][si])
+    state["bid"][si] = int(q["tb"][-1] // TICK)
+    if di == 0:
+        state["carry"][si] = _fresh_carry(rng, n, id_base, q)
+    new, old = _new_orders(rng, day, n, id_base, q), _carry_orders(rng, day, state["carry"][si], q)
+    o = {k: np.concatenate([new[k], old[k]]) for k in new}
+    ev, fills, state["carry"][si] = _lifecycles(rng, day, o, sydney_ns(day, 18, 50) + 1_987_029)
+    rows = (_order_rows(rng, o, ev, q, sec), _trades(rng, day, o, fills, q, id_base, MATCH_BASE + unit * UNIT_STRIDE),
+            _nbbo_rows(q, day, sec))
+    rows[1]["securitycode"] = np.full(len(rows[1]["tradetime"]), sec)
+    for r in rows:
+        k = len(next(iter(r.values())))
+        r["_sec"], r["_pos"] = np.full(k, si), np.arange(k)
+    return rows
+
+
+def _day(seed: int, di: int, day: date, secs: list[int], n: int, state: dict) -> dict[str, dict]:
+    """All securities of one business day, each table sorted by time, with file-level sequences."""
+    units = [_unit(seed, di, si, len(secs), day, sec, n, state) for si, sec in enumerate(secs)]
+    out = {}
+    for t, (name, tcol) in enumerate((("orders", "timestamp"), ("trades", "tradetime"), ("nbbo", "timestamp"))):
+        cols = _concat([u[t] for u in units])
+        out[name] = _take(cols, np.lexsort((cols["_pos"], cols["_sec"], cols[tcol])))
+    o, tr = out["orders"], out["trades"]
+    # one sequence space for order events and trades, as on the exchange; a match group's rows adjacent
+    rng = np.random.default_rng([seed, di, 1 << 30])
+    all_ts = np.concatenate([o["timestamp"], tr["tradetime"]])
+    order = np.argsort(all_ts, kind="stable")
+    gaps = rng.integers(1, 4, len(all_ts))
+    gaps[np.concatenate([np.zeros(len(o["timestamp"]), bool), tr["side"] == 2])[order]] = 1
+    seq = np.empty(len(all_ts), np.int64)
+    seq[order] = state["seq"] + np.cumsum(gaps)
+    state["seq"] = int(seq.max(initial=state["seq"]))
+    o["sequence"], tr["sequence"] = seq[: len(o["timestamp"])], seq[len(o["timestamp"]):]
+    out["nbbo"]["sequence"] = np.arange(1, len(out["nbbo"]["timestamp"]) + 1)
+    for cols in out.values():
+        cols["row_num"] = np.arange(1, len(cols["_pos"]) + 1)
+    return out
+
+
+WRITE_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
+
+
+def _csv(cols: dict, names: list[str], cats: dict[str, list[str]]) -> pa.Buffer:
+    """CSV bytes: header written by hand (pyarrow would quote it), values by pyarrow's writer."""
+    arrays = []
+    for name in names:
+        v = cols[name]
+        if name in cats:
+            arrays.append(pa.DictionaryArray.from_arrays(pa.array(v.astype(np.int32)), pa.array(cats[name])))
+        else:
+            arrays.append(pa.array(v, mask=cols.get(name + "!null")))
+    sink = pa.BufferOutputStream()
+    sink.write((",".join(names) + "\n").encode())
+    if len(arrays[0]):
+        pacsv.write_csv(pa.table(arrays, names=names), sink, WRITE_OPTIONS)
+    return sink.getvalue()
+
+
+FAULT_KINDS = ("non_numeric", "missing_column", "extra_column", "invalid_utf8", "blank_line",
+               "repeated_header", "truncated_last_line")
+FAULT_PLAN = {  # table -> [(kind, column)] in file order; the truncated line always ends the file
+    "orders": [("non_numeric", "quantity"), ("missing_column", "timevalidity"), ("blank_line", None),
+               ("extra_column", None), ("invalid_utf8", "timevaliditydecoded"), ("repeated_header", None),
+               ("non_numeric", "order_id")],
+    "trades": [("non_numeric", "tradeprice"), ("missing_column", "row_num"), ("blank_line", None),
+               ("extra_column", None), ("invalid_utf8", "dealsourcedecoded"), ("repeated_header", None)],
+    "nbbo": [("non_numeric", "bidprice"), ("missing_column", "runid"), ("blank_line", None),
+             ("extra_column", None), ("invalid_utf8", "userid"), ("repeated_header", None)],
+}
+
+
+def _bad_line(kind: str, column: str | None, header: bytes, row: bytes, names: list[str]) -> bytes:
+    """A malformed line of the given kind, derived from a good row so that only the fault differs."""
+    fields = row.split(b",")
+    if kind in ("non_numeric", "invalid_utf8"):
+        c = names.index(column)
+        v = fields[c] or b"0"
+        mid = len(v) // 2
+        fields[c] = v[:mid] + (b"O" if kind == "non_numeric" else b"\xff\xfe") + v[mid + 1:]
+        return b",".join(fields)
+    if kind == "missing_column":
+        return b",".join(fields[:-1])
+    if kind == "extra_column":
+        return row + b",0"
+    if kind == "repeated_header":
+        return header
+    if kind == "truncated_last_line":
+        return b",".join(fields[: len(fields) // 2]) + b"," + fields[len(fields) // 2][:1]
+    return b""
+
+
+def _inject(data: pa.Buffer, table: str, names: list[str], rel: str) -> tuple[list, list[dict]]:
+    """Insert the table's fault lines between good rows; return byte chunks and fault records."""
+    raw = memoryview(data)
+    nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    n = len(nl) - 1  # data rows
+    header = bytes(raw[: nl[0]])
+    plan = FAULT_PLAN[table] + [("truncated_last_line", None)]
+    chunks, faults, cut = [], [], 0
+    for j, (kind, column) in enumerate(plan):
+        last = kind == "truncated_last_line"
+        r = n if last else max(1, n * (j + 1) // len(plan))  # insert after data row r
+        row = bytes(raw[nl[r - 1] + 1: nl[r]])
+        chunks.append(raw[cut: nl[r] + 1])
+        cut = nl[r] + 1
+        chunks.append(_bad_line(kind, column, header, row, names) + (b"" if last else b"\n"))
+        faults.append({"file": rel, "line": 2 + r + j, "kind": kind, "column": column})
+    return chunks, faults
+
+
+def _write(path: Path, chunks: list, gz: bool) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        if not gz:
+            for c in chunks:
+                f.write(c)
+        else:  # wbits 31: gzip container with mtime 0, so the bytes are reproducible
+            z = zlib.compressobj(1, zlib.DEFLATED, 31)
+            for c in chunks:
+                f.write(z.compress(c))
+            f.write(z.flush())
+    return path.stat().st_size
+
+
+REFERENCE_HEADER = (
+    " Partition,Sequence,TradeDate,Action,BusinessDate,ContractName,ContractSize,CouponFrequency,CouponInterest,"
+    "Currency,CurrencyRelation,CurrencyUnit,DatedDate,DayCountConvention,DecimalsInContractSize,"
+    "DecimalsInNominalValue,DecimalsInPrice,DecimalsInQuantity,DecimalsInStrikePrice,DecimalsInTermCurrencyQuantity,"
+    "DerivativeLevel,ExchangeId,ExpirationDate,FirstTradingDate,FixedIncomeType,GroupType,Id,InstrumentClassId,"
+    "InstrumentGroupId,IsinCode,IssuerId,LastTradingDate,MarketId,Modifier,Name,NextCouponDate,NominalValue,"
+    "OptionStyle,OptionType,OrderTypeAttributes,OrderValidityAttributes,PriceQuotationFactor,PriceUnit,Sector,"
+    "SettlementDate,StrikePrice,Timestamp,UnderlyingId,UnderlyingIssuerName,UnderlyingName,UpperLevelOrderBookId,"
+    "isActive,isIndexMarket,isParticipantDefined,isTradedInGenium,isTradingAtSettlement,isWarrant,timestamp_bucket"
+)
+SESSION_HEADER = " Partition,Sequence,TradeDate,Id,Level,MatchingType,Name,OrderBookId,Timestamp,Type,isEndOfTrading"
+PARTICIPANT_HEADER = ("Partition,Sequence,TradeDate,Action,ClearingHouseId,ExchangeId,ExchangeName,Id,OrganisationNumber,"
+                      "ParticipantLongName,ParticipantName,ParticipantType,Timestamp,isActive,timestamp_bucket")
+
+
+def _reference_files(secs: list[int], day: date) -> dict[str, list[str]]:
+    """Small Genium files in the sample's layout (leading spaces in session and reference)."""
+    td, op = sydney_ns(day, 0), sydney_ns(day, 10)
+    session = [SESSION_HEADER] + [f" 4,{1000012 + i},{td},12,1,1,OPEN,{s},{op},0,0" for i, s in enumerate(secs)]
+    ref = [REFERENCE_HEADER] + [
+        f" ASX,{i + 1},{td},NEW,{td},SYNTH SECURITY {s},1,,0.0,AUD,,,0,,0,0,2,0,0,0,,3,0,1703250000000000000,,Cash,"
+        f"{s},1,1,AU{s}999,1,1766322000000000000,1,,Synthetic Security {s},0,0,,,"
+        f'"LimitAllowed,CenterPointSweepLimitAllowed","FillOrKillAllowed,FillAndKillAllowed",1.0,Price,Technology,'
+        f"0,0.0,{td},0,,,0,True,False,False,True,False,False,{td // NS}" for i, s in enumerate(secs)]
+    ids = [67, 51, 47, 2, 146, 1001, 1002]  # the last two join no order: as in real reference data
+    par = [PARTICIPANT_HEADER] + [
+        f"ASX,{i + 1},{td},NEW,1,1,ASX,{p},ORG{p},Broker{p} Securities Pty Ltd,Broker{p},"
+        f"{'Market Maker' if i % 3 == 2 else 'Broker'},{td},True,{td // NS}" for i, p in enumerate(ids)]
+    return {"session/session.csv": session, "reference/ob.csv": ref, "participants/par.csv": par}
+
+
+def synth(out: Path, *, securities: int = 3, days: int = 2, orders_per_unit: int = 500, seed: int = 1,
+          faults: bool = False, gzip: bool = False, start_date: date = date(2024, 9, 2)) -> SynthSummary:
+    """Write the synthetic raw files under `out`; same arguments, byte-identical files."""
+    t_start = time.perf_counter()
+    if securities < 1 or days < 1 or not 1 <= orders_per_unit <= 10_000_000:
+        raise ValueError("securities and days must be >= 1, orders_per_unit in 1..10,000,000")
+    out = Path(out)
+    secs = [100001 + i for i in range(securities)]
+    ext = ".csv.gz" if gzip else ".csv"
+    rng0 = np.random.default_rng([seed, 1 << 31])
+    state = {"bid": list((np.exp(rng0.uniform(np.log(300), np.log(5000), securities))).astype(np.int64)),
+             "carry": [None] * securities, "seq": 1_000_000}
+    files, fault_list, expected = [], [], {}
+    rows = {t: 0 for t in ("orders", "trades", "nbbo", "session", "reference", "participants")}
+    nbytes = 0
+    specs = (("orders", ORDER_COLUMNS), ("trades", TRADE_COLUMNS), ("nbbo", NBBO_COLUMNS))
+    for di, day in enumerate(business_days(start_date, days)):
+        tables = _day(seed, di, day, secs, orders_per_unit, state)
+        for table, names in specs:
+            cols, rel = tables[table], f"{table}/synth_{day:%Y%m%d}_{table}{ext}"
+            cats = {**CATEGORIES, "tradedate": [day.isoformat()]} if table == "trades" else CATEGORIES
+            data = _csv(cols, names, cats)
+            chunks, fl = _inject(data, table, names, rel) if faults and di == 0 else ([data], [])
+            nbytes += _write(out / rel, chunks, gzip)
+            n = len(cols["row_num"])
+            bad = sum(f["kind"] != "blank_line" for f in fl)
+            blank = len(fl) - bad
+            expected[rel] = {"good_rows": n, "bad_rows": bad, "blank_lines": blank, "rows_read": n + bad,
+                             "lines": 1 + n + len(fl)}
+            rows[table] += n
+            fault_list += fl
+            files.append(out / rel)
+        log.debug("synth: %s written (%d order events)", day, len(tables["orders"]["row_num"]))
+    for rel, lines in _reference_files(secs, business_days(start_date, 1)[0]).items():
+        nbytes += _write(out / rel, [("\n".join(lines) + "\n").encode()], False)
+        rows[rel.split("/")[0]] = len(lines) - 1
+        expected[rel] = {"good_rows": len(lines) - 1, "bad_rows": 0, "blank_lines": 0,
+                         "rows_read": len(lines) - 1, "lines": len(lines)}
+        files.append(out / rel)
+    for name, obj in (("faults.json", fault_list), ("expected.json", expected)):
+        nbytes += _write(out / name, [json.dumps(obj, indent=1, sort_keys=True).encode()], False)
+        files.append(out / name)
+    seconds = time.perf_counter() - t_start
+    log.info("synth: %d files, %.1f MB in %.2f s (%.0f MB/s)", len(files), nbytes / 1e6, seconds,
+             nbytes / 1e6 / max(seconds, 1e-9))
+    return SynthSummary(out=out, files=files, rows=rows, bytes_written=nbytes, seconds=seconds, faults=fault_list)
