@@ -511,7 +511,8 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -
         else:
             res = _load_reference(con, f, out_dir, file_id, pool)
     except (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        error = exc.message if isinstance(exc, (InputError, QueryError)) else f"{p}: {type(exc).__name__}: {exc}"
+        error = (exc.message if isinstance(exc, InputError)
+                 else f"{p}: {(exc.message if isinstance(exc, QueryError) else f'{type(exc).__name__}: {exc}').splitlines()[0]}")
         status, res = "failed", None
         for path in settings.store_dir.rglob(f"{file_id}.*"):
             path.unlink(missing_ok=True)

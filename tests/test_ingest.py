@@ -1,0 +1,334 @@
+"""Ingest: counts, rejects with exact bytes and lines, re-ingest, replace, kill safety."""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from duckpipe import db
+from duckpipe.errors import UsageError
+from duckpipe.ingest import ingest, scan_lines
+from duckpipe.settings import resolve
+
+REPO = Path(__file__).resolve().parents[1]
+DRR = REPO.parent / "shared" / "data" / "asx-drr-2024-09-05"
+needs_drr = pytest.mark.skipif(not DRR.exists(), reason=f"ASX DRR sample not found at {DRR}")
+
+ORDERS_HEADER = (b"order_id,timestamp,security_code,price,side,orderstatus,quantity,leavesquantity,"
+                 b"exchangeordertype,participantid,totalmatchedquantity,row_num")
+
+
+def settings(ws: Path):
+    return resolve(workspace=ws, memory_limit="1GB", threads=2, env={})
+
+
+def run_ingest(ws: Path, sources=(), globs=None):
+    st = settings(ws)
+    with db.open_workspace(st, "ingest") as con:
+        return ingest(con, st, [Path(s) for s in sources], globs)
+
+
+def query(ws: Path, sql: str, params=None):
+    with db.open_workspace(settings(ws), "test") as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def order_row(i: int, sec: int = 110621, ts: int = 1725494536001032398) -> bytes:
+    oid = 7904794000124046634 + i
+    return f"{oid},{ts + i},{sec},3340,1,1,100,100,64,54,0,{i}".encode()
+
+
+# ---------------------------------------------------------------- the DRR sample
+
+@pytest.fixture(scope="module")
+def drr_ws(tmp_path_factory):
+    if not DRR.exists():
+        pytest.skip(f"ASX DRR sample not found at {DRR}")
+    ws = tmp_path_factory.mktemp("drr")
+    summary = run_ingest(ws, [DRR])
+    return ws, summary
+
+
+@needs_drr
+def test_drr_counts_and_skips(drr_ws):
+    ws, s = drr_ws
+    by_table = {f.table: f for f in s.files}
+    assert by_table["orders"].rows_loaded == 28452
+    assert by_table["trades"].rows_loaded == 8302
+    assert by_table["nbbo"].rows_loaded == 1833
+    assert s.rows_rejected == 0 and not s.failed
+    assert str(DRR / "final_states") in s.skipped_paths
+    assert query(ws, "SELECT count(*) FROM orders")[0][0] == 28452
+    assert query(ws, "SELECT count(*) FROM trades")[0][0] == 8302
+    assert query(ws, "SELECT count(*) FROM nbbo")[0][0] == 1833
+    assert query(ws, "SELECT count(*) FROM ingest_rejects")[0][0] == 0
+    assert query(ws, "SELECT count(*) FROM session")[0][0] == 9
+    m = query(ws, "SELECT sum(rows_read), sum(rows_loaded + rows_rejected) FROM ingest_manifest")[0]
+    assert m[0] == m[1]
+
+
+@needs_drr
+def test_drr_order_ids_exact(drr_ws):
+    ws, _ = drr_ws
+    with open(DRR / "orders" / "drr_20240905_orders.csv", newline="") as fh:
+        text_ids = sorted({int(r["order_id"]) for r in csv.DictReader(fh)})
+    assert max(text_ids) > 2**53
+    ids = [r[0] for r in query(ws, "SELECT DISTINCT order_id FROM orders ORDER BY 1")]
+    assert ids == text_ids
+    assert query(ws, "SELECT typeof(order_id) FROM orders LIMIT 1")[0][0] == "UBIGINT"
+    with open(DRR / "trades" / "drr_20240905_trades.csv", newline="") as fh:
+        trade_ids = sorted({int(r["orderid"]) for r in csv.DictReader(fh)})
+    assert [r[0] for r in query(ws, "SELECT DISTINCT orderid FROM trades ORDER BY 1")] == trade_ids
+
+
+@needs_drr
+def test_drr_reload_rows_land_on_previous_date(drr_ws):
+    ws, _ = drr_ws
+    rows = query(ws, "SELECT date, count(*), min(timestamp), max(timestamp) FROM orders GROUP BY 1 ORDER BY 1")
+    assert [str(r[0]) for r in rows] == ["2024-09-04", "2024-09-05"]
+    # 2024-09-04 rows are the evening reload (Sydney ~21:22 = 11:22 UTC)
+    evening = query(ws, "SELECT min(hour(make_timestamptz(timestamp // 1000) AT TIME ZONE 'Australia/Sydney'))"
+                        " FROM orders WHERE date = DATE '2024-09-04'")[0][0]
+    assert evening >= 19
+    parts = query(ws, "SELECT table_name, date, rows FROM store_partitions ORDER BY 1, 2")
+    assert ("orders", rows[0][0], rows[0][1]) in parts
+
+
+# ---------------------------------------------------------------- bad rows
+
+BAD_LINES = [
+    ORDERS_HEADER,              # 1
+    order_row(1),               # 2 ok
+    b"",                        # 3 blank
+    order_row(2).replace(b",3340,", b",33x0,"),    # 4 non-numeric price
+    order_row(3).rsplit(b",", 2)[0],               # 5 too few columns
+    order_row(4) + b",99",                          # 6 too many columns
+    order_row(5).replace(b",3340,", b",3\xff\xfe0,"),  # 7 invalid UTF-8 in a number
+    b"",                        # 8 blank
+    b"",                        # 9 blank
+    ORDERS_HEADER,              # 10 repeated header
+    order_row(6),               # 11 ok
+    b"",                        # 12 blank (a bare CR in an LF file makes DuckDB fail the file)
+    order_row(7),               # 13 ok
+    order_row(8)[:-4],          # 14 truncated last line, no newline
+]
+EXPECTED = {4: ("price", "cast"), 5: ("totalmatchedquantity", "missing"), 6: (None, "too many"),
+            7: ("price", ""), 10: (None, "repeated header"), 14: (None, "")}
+
+
+def write_bad(dir_: Path, name: str = "bad.csv", gz: bool = False) -> Path:
+    (dir_ / "orders").mkdir(parents=True, exist_ok=True)
+    data = b"\n".join(BAD_LINES)
+    path = dir_ / "orders" / (name + (".gz" if gz else ""))
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_bad_rows_rejected_with_line_column_reason_and_bytes(tmp_path, gz):
+    src = tmp_path / "src"
+    path = write_bad(src, gz=gz)
+    s = run_ingest(tmp_path / "ws", [src])
+    (f,) = s.files
+    assert f.status == "loaded"
+    assert f.rows_loaded == 3 and f.rows_rejected == 6 and f.blank_lines == 4
+    assert f.rows_read == f.rows_loaded + f.rows_rejected == 9
+    rej = query(tmp_path / "ws", "SELECT line, column_name, reason, raw_line FROM ingest_rejects"
+                                 " WHERE path = $p ORDER BY line", {"p": str(path)})
+    assert [r[0] for r in rej] == sorted(EXPECTED)
+    for line, col, reason, raw in rej:
+        want_col, want_reason = EXPECTED[line]
+        if want_col:
+            assert col == want_col, (line, col)
+        assert want_reason in reason.lower() and reason
+        assert raw == BAD_LINES[line - 1], line          # exact bytes, also invalid UTF-8
+    m = query(tmp_path / "ws", "SELECT rows_read, rows_loaded, rows_rejected, blank_lines, lines, status"
+                               " FROM ingest_manifest")[0]
+    assert m == (9, 3, 6, 4, 14, "loaded")
+    assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3
+
+
+def test_scan_lines_chunk_boundaries(tmp_path, monkeypatch):
+    from duckpipe import ingest as ing
+    monkeypatch.setattr(ing, "CHUNK", 7)
+    data = b"h1,h2\n\nabc,def\r\n\r\n\nlong,line,here\nx"
+    p = tmp_path / "f.csv"
+    p.write_bytes(data)
+    scan = scan_lines(p, False, [3, 6, 7])
+    assert scan.lines == 7 and scan.blank == 3
+    assert scan.raw == {3: b"abc,def", 6: b"long,line,here", 7: b"x"}
+
+
+def test_missing_required_column_fails_file_only(tmp_path):
+    src = tmp_path / "src"
+    write_bad(src, "good.csv")
+    (src / "orders" / "nocol.csv").write_bytes(ORDERS_HEADER.replace(b"price,", b"") + b"\n1,2\n")
+    s = run_ingest(tmp_path / "ws", [src])
+    failed = {Path(f.path).name: f for f in s.failed}
+    assert list(failed) == ["nocol.csv"]
+    assert "nocol.csv" in failed["nocol.csv"].error and "price" in failed["nocol.csv"].error
+    assert query(tmp_path / "ws", "SELECT status FROM ingest_manifest WHERE path LIKE '%nocol.csv'") == [("failed",)]
+    assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3
+
+
+def test_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        run_ingest(tmp_path / "ws", [tmp_path / "nope"])
+    with pytest.raises(UsageError, match="matches no file"):
+        run_ingest(tmp_path / "ws", [], {"orders": str(tmp_path / "*.csv")})
+
+
+def test_quote_in_path_and_glob(tmp_path):
+    src = tmp_path / "it's; DROP TABLE x; --"
+    (src / "o").mkdir(parents=True)
+    p = src / "o" / "o'rders.csv"
+    p.write_bytes(ORDERS_HEADER + b"\n" + order_row(1) + b"\n")
+    s = run_ingest(tmp_path / "ws", [], {"orders": str(src / "o" / "*.csv")})
+    assert s.files[0].status == "loaded" and s.files[0].rows_loaded == 1
+    assert query(tmp_path / "ws", "SELECT path FROM ingest_manifest") == [(str(p),)]
+
+
+def test_header_case_and_spaces_optional_columns_null(tmp_path):
+    src = tmp_path / "src"
+    (src / "orders").mkdir(parents=True)
+    hdr = b" ORDER_ID , Timestamp,security_code,price,side,orderstatus,quantity,leavesquantity," \
+          b"exchangeordertype,participantid,totalmatchedquantity,Sequence,junk"
+    (src / "orders" / "o.csv").write_bytes(hdr + b"\n" + order_row(1).rsplit(b",", 1)[0] + b",77,zz\n")
+    run_ingest(tmp_path / "ws", [src])
+    row = query(tmp_path / "ws", "SELECT order_id, seq, sequence, row_num, changereason FROM orders")
+    assert row == [(7904794000124046635, 77, 77, None, None)]
+
+
+# ---------------------------------------------------------------- synth faults
+
+def test_synth_faults(tmp_path):
+    from duckpipe.synth import synth
+    raw = tmp_path / "raw"
+    synth(raw, securities=2, days=2, orders_per_unit=40, seed=3, faults=True)
+    faults = json.loads((raw / "faults.json").read_text())
+    expected = json.loads((raw / "expected.json").read_text())
+    s = run_ingest(tmp_path / "ws", [raw])
+    assert not s.failed
+    assert str(raw / "faults.json") in s.skipped_paths
+    rej = {(r[0], r[1]): r[2] for r in query(tmp_path / "ws",
+           "SELECT path, line, column_name FROM ingest_rejects")}
+    for flt in faults:
+        key = (str(raw / flt["file"]), flt["line"])
+        if flt["kind"] == "blank_line":
+            assert key not in rej
+            continue
+        assert key in rej, flt
+        if flt["kind"] in ("non_numeric", "invalid_utf8") and flt["column"]:
+            assert rej[key].lower() == flt["column"].lower(), flt
+    for rel, exp in expected.items():
+        m = query(tmp_path / "ws", "SELECT rows_read, rows_loaded, rows_rejected, blank_lines, lines"
+                                   " FROM ingest_manifest WHERE path = $p", {"p": str(raw / rel)})[0]
+        assert m == (exp["rows_read"], exp["good_rows"], exp["bad_rows"], exp["blank_lines"], exp["lines"]), rel
+
+
+# ---------------------------------------------------------------- re-ingest, replace, kill
+
+def write_orders(path: Path, rows: list[bytes]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(ORDERS_HEADER + b"\n" + b"\n".join(rows) + b"\n")
+
+
+def day_rows(n: int, secs=(1, 2, 3), day_ts: int = 1725494536001032398, offset: int = 0) -> list[bytes]:
+    return [order_row(offset + i, sec=secs[i % len(secs)], ts=day_ts) for i in range(n)]
+
+
+def partitions(ws: Path) -> dict:
+    return {(r[0], r[1], str(r[2])): (r[3], r[4]) for r in query(ws, "SELECT * FROM store_partitions")}
+
+
+def test_reingest_unchanged_and_replace(tmp_path):
+    src, ws = tmp_path / "src", tmp_path / "ws"
+    d1, d2 = 1725494536001032398, 1725494536001032398 + 86_400 * 10**9
+    write_orders(src / "orders" / "a.csv", day_rows(30, day_ts=d1) + day_rows(30, day_ts=d2, offset=100))
+    write_orders(src / "orders" / "b.csv", day_rows(20, secs=(4,), day_ts=d1, offset=200))
+    run_ingest(ws, [src])
+    before = partitions(ws)
+    files_before = sorted(p for p in (ws / "store").rglob("*.parquet"))
+    s = run_ingest(ws, [src])
+    assert [f.status for f in s.files] == ["skipped_unchanged"] * 2
+    assert sorted((ws / "store").rglob("*.parquet")) == files_before
+    assert partitions(ws) == before
+    # change one row of security 2 on day 1 in a.csv
+    rows = day_rows(30, day_ts=d1) + day_rows(30, day_ts=d2, offset=100)
+    rows[1] = rows[1].replace(b",3340,", b",3350,")
+    write_orders(src / "orders" / "a.csv", rows)
+    s = run_ingest(ws, [src])
+    assert [f.status for f in s.files] == ["loaded", "skipped_unchanged"]
+    after = partitions(ws)
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert changed == {("orders", 2, "2024-09-05")}
+    assert set(after) == set(before)
+    assert query(ws, "SELECT count(*) FROM orders")[0][0] == 80
+    assert query(ws, "SELECT count(*) FROM orders WHERE price = 3350")[0][0] == 1
+    listed = {r[0] for r in query(ws, "SELECT path FROM ingest_files")}
+    assert {str(p) for p in (ws / "store").rglob("*.parquet")} == listed   # old files removed
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from duckpipe import db
+from duckpipe.ingest import ingest
+from duckpipe.settings import resolve
+st = resolve(workspace=sys.argv[1], memory_limit="1GB", threads=2, env={})
+with db.open_workspace(st, "ingest") as con:
+    ingest(con, st, [Path(sys.argv[2])])
+"""
+
+
+def snapshot(ws: Path):
+    return (partitions(ws),
+            query(ws, "SELECT path, size, fingerprint, rows_read, rows_loaded, rows_rejected, status"
+                      " FROM ingest_manifest ORDER BY path"),
+            query(ws, "SELECT count(*), sum(order_id::HUGEINT), sum(price) FROM orders"))
+
+
+def test_kill_and_resume_matches_uninterrupted(tmp_path):
+    src = tmp_path / "src"
+    for k in range(6):
+        write_orders(src / "orders" / f"f{k}.csv", day_rows(40, offset=1000 * k))
+    ref = tmp_path / "ref"
+    run_ingest(ref, [src])
+    ws = tmp_path / "ws"
+    env = {**os.environ, "DUCKPIPE_TEST_INGEST_SLEEP": "0.5"}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(ws), str(src)], env=env)
+    deadline = time.time() + 20
+    while time.time() < deadline and len(list((ws / "store" / "orders").rglob("*.parquet"))) < 2:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    n_done = len(list((ws / "store" / "orders").rglob("*.parquet")))
+    assert 0 < n_done < 6, "kill did not land part-way"
+    s = run_ingest(ws, [src])
+    statuses = [f.status for f in s.files]
+    assert "skipped_unchanged" in statuses and "loaded" in statuses
+    assert snapshot(ws) == snapshot(ref)
+    listed = {r[0] for r in query(ws, "SELECT path FROM ingest_files")}
+    assert {str(p) for p in (ws / "store").rglob("*.parquet")} == listed
+
+
+def test_reference_tables_trimmed_and_optional(tmp_path):
+    src = tmp_path / "src"
+    (src / "session").mkdir(parents=True)
+    (src / "session" / "s.csv").write_text(" Partition, Name ,Id\n 4, OPEN,12\n 4, CLOSE,13\n")
+    write_orders(src / "orders" / "o.csv", day_rows(3))
+    s = run_ingest(tmp_path / "ws", [src])
+    assert not s.failed
+    assert query(tmp_path / "ws", 'SELECT "Partition", "Name", "Id" FROM session ORDER BY "Id"') == \
+        [(4, "OPEN", 12), (4, "CLOSE", 13)]
+    assert query(tmp_path / "ws", "SELECT count(*) FROM participants")[0][0] == 0
+    assert query(tmp_path / "ws", "SELECT count(*) FROM trades")[0][0] == 0
