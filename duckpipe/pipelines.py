@@ -45,7 +45,7 @@ def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, 
 
 def _counts_compute(con, units, params, scenarios) -> dict[str, pa.Table]:
     register_batch_units(con, units)
-    return {"unit_counts": con.execute(render("testing/unit_counts.sql")).to_arrow_table()}
+    return {"unit_counts": con.sql(render("testing/unit_counts.sql")).to_arrow_table()}
 
 
 COUNTS = Pipeline(

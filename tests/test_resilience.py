@@ -1,0 +1,135 @@
+"""Two processes: SIGKILL at random moments then resume, live status, clean Ctrl-C (SPEC §4, §7)."""
+from __future__ import annotations
+
+import math
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from conftest import REPO, duckpipe_cli
+
+TABLES = {
+    "counts": ["unit_counts"],
+    "analysis": ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps"],
+}
+
+
+def _start_run(ws, *extra):
+    return subprocess.Popen([sys.executable, "-m", "duckpipe", "run", "--workspace", str(ws), "--memory-limit",
+                             "1GB", "--threads", "2", "-q", *extra], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _snapshot(ws, tables):
+    """Every result table, sorted, with the engine's own columns (run ids, timings) left out."""
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        out = {}
+        for t in tables:
+            cols = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = $t ORDER BY ordinal_position",
+                {"t": t}).fetchall() if c not in ("run_id", "computed_at")]
+            collist = ", ".join(f'"{c}"' for c in cols)
+            out[t] = con.execute(f"SELECT {collist} FROM {t} ORDER BY ALL").fetchall()
+        out["units"] = con.execute("SELECT security_code, date, status FROM units ORDER BY ALL").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def _same(a, b):
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _pipelines():
+    out = ["counts"]
+    try:
+        import duckpipe.analysis  # noqa: F401
+        out.append("analysis")
+    except ImportError:
+        pass
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline", _pipelines())
+def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(workspace, tmp_path, pipeline):
+    reference = tmp_path / "reference"
+    shutil.copytree(workspace, reference)
+    res = duckpipe_cli("run", "--workspace", str(reference), "--pipeline", pipeline, "--strategy", "by-unit", "-q")
+    assert res.returncode == 0, res.stderr
+    want = _snapshot(reference, TABLES[pipeline])
+    assert len(want["units"]) >= 40 and {s for _, _, s in want["units"]} == {"done"}
+
+    rng = random.Random(20241123)
+    kills = 0
+    for _ in range(4):
+        proc = _start_run(workspace, "--pipeline", pipeline, "--strategy", "by-unit")
+        time.sleep(rng.uniform(1.0, 3.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=60)
+    assert kills >= 1, "the run finished before any kill: make the data bigger"
+    res = duckpipe_cli("run", "--workspace", str(workspace), "--pipeline", pipeline, "--strategy", "by-unit", "-q")
+    assert res.returncode == 0, res.stderr
+    got = _snapshot(workspace, TABLES[pipeline])
+    for table in want:
+        assert len(got[table]) == len(want[table]), table
+        assert all(_same(a, b) for a, b in zip(got[table], want[table])), table
+
+
+@pytest.mark.slow
+def test_status_from_a_second_terminal_shows_live_progress(workspace):
+    proc = _start_run(workspace, "--pipeline", "counts", "--strategy", "by-unit", "--cool-every", "1",
+                      "--cool-seconds", "0.25")
+    try:
+        seen = []
+        deadline = time.time() + 60
+        while time.time() < deadline and len(seen) < 2:
+            res = duckpipe_cli("status", "--workspace", str(workspace))
+            assert res.returncode == 0, res.stderr
+            if "units done" in res.stdout and "is running" in res.stdout or "is paused" in res.stdout:
+                done = int(res.stdout.split(":")[1].split("/")[0])
+                if not seen or done > seen[-1]:
+                    seen.append(done)
+            time.sleep(0.5)
+        assert len(seen) == 2 and seen[1] > seen[0], seen
+        assert f"(pid {proc.pid})" in res.stdout
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_exit_3_and_resumes(workspace):
+    proc = _start_run(workspace, "--pipeline", "counts", "--strategy", "by-unit", "--cool-every", "1",
+                      "--cool-seconds", "0.2")
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err
+    assert "interrupted" in err
+    con = duckdb.connect(str(workspace / "duckpipe.duckdb"), read_only=True)
+    try:
+        states = dict(con.execute("SELECT status, count(*) FROM units GROUP BY ALL").fetchall())
+        run_state = con.execute("SELECT status FROM runs").fetchall()
+    finally:
+        con.close()
+    assert "running" not in states and states.get("done", 0) > 0 and states.get("pending", 0) > 0
+    assert run_state == [("interrupted",)]
+    res = duckpipe_cli("run", "--workspace", str(workspace), "--pipeline", "counts", "-q")
+    assert res.returncode == 0
+    res = duckpipe_cli("units", "--workspace", str(workspace), "--pipeline", "counts")
+    n = len(states and res.stdout.splitlines()) - 2
+    assert f"{n} of {n} units: {n} done" in res.stdout
