@@ -28,7 +28,7 @@ AGGREGATES: dict[str, list[str]] = {
     "agg_by_date": ["date"],
     "agg_by_participant": ["participantid"],
     "agg_by_hour": ["arrival_hour"],
-    "agg_by_size": ["size_bucket"],
+    "agg_by_size": ["size_bucket_idx", "size_bucket"],   # idx orders the buckets by size
     "agg_global": [],
     "ts_daily": ["date"],
     "ts_hourly": ["date", "arrival_hour"],

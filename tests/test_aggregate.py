@@ -24,6 +24,7 @@ from duckpipe.errors import DuckpipeError
 from duckpipe.settings import DEFAULT_SCENARIOS
 from test_stats import D1, D2, insert, make_catalog, set_units, settings
 
+BUCKET_IDX = {"<100": 0, "100-1000": 1, "1000-10000": 2}
 SAVINGS = {1: (1.0, 0.5, -0.5), 2: (3.0, 1.5, 0.0), 4: (-2.0, -1.0, -3.0), 5: (100.0, 100.0, 100.0)}
 
 
@@ -34,18 +35,22 @@ def load(con) -> None:
 
     def sweep(u, oid, g, q, vwap, cost, fill, part, hour, bucket):
         return {**u, "order_id": oid, "group_id": g, "qualifying": g == 1, "filled_quantity": q,
-                "vwap": vwap, "arrival_cost_bps": cost, "fill_ratio": fill,
-                "participantid": part, "arrival_hour": hour, "size_bucket": bucket}
+                "vwap": vwap, "filled_value": None if vwap is None else int(q * vwap), "arrival_cost_bps": cost, "fill_ratio": fill,
+                "participantid": part, "arrival_hour": hour, "size_bucket": bucket,
+                "size_bucket_idx": BUCKET_IDX[bucket]}
     sweeps = [sweep(u1, 1, 1, 100, 2000.0, 2.0, 1.0, 11, 10, "100-1000"),
               sweep(u1, 2, 2, 50, 2100.0, 4.0, 0.5, 11, 10, "<100"),
               sweep(u1, 3, 3, 0, None, None, 0.0, 12, 11, "<100"),
               sweep(u2, 4, 1, 200, 1000.0, -1.0, 1.0, 12, 14, "100-1000"),
               sweep(bad, 5, 1, 999, 5000.0, 50.0, 1.0, 11, 10, "<100")]
     insert(con, "sweeps", sweeps)
-    keys = ("security_code", "date", "order_id", "participantid", "arrival_hour", "size_bucket")
+    keys = ("security_code", "date", "order_id", "participantid", "arrival_hour", "size_bucket",
+            "size_bucket_idx")
     orders = [{k: s[k] for k in keys} for s in sweeps] + [
-        {**u1, "order_id": 10, "participantid": 12, "arrival_hour": 11, "size_bucket": "1000-10000"},
-        {**u2, "order_id": 20, "participantid": 11, "arrival_hour": 15, "size_bucket": "<100"},
+        {**u1, "order_id": 10, "participantid": 12, "arrival_hour": 11, "size_bucket": "1000-10000",
+         "size_bucket_idx": 2},
+        {**u2, "order_id": 20, "participantid": 11, "arrival_hour": 15, "size_bucket": "<100",
+         "size_bucket_idx": 0},
         {**bad, "order_id": 50, "participantid": 11, "arrival_hour": 15, "size_bucket": "<100"}]
     insert(con, "order_states", orders)
     insert(con, "dark_sweeps", [
@@ -118,7 +123,10 @@ def test_groupings_by_hand(con, tmp_path):
     check(hour[11], cp_orders=2, sweeps=1, g3_sweeps=1, filled_quantity=0, filled_value_aud=0.0,
           vwap=None, mean_arrival_cost_bps=None, mean_fill_ratio=0.0, savings_bps_unlimited=None)
     check(hour[15], cp_orders=1, sweeps=0, mean_fill_ratio=None, sim_matched_quantity=0)
-    size = {r["size_bucket"]: r for r in table(con, "agg_by_size")}
+    rows = table(con, "agg_by_size")
+    assert [(r["size_bucket_idx"], r["size_bucket"]) for r in rows] == [
+        (0, "<100"), (1, "100-1000"), (2, "1000-10000")]
+    size = {r["size_bucket"]: r for r in rows}
     check(size["<100"], cp_orders=3, sweeps=2, filled_quantity=50, vwap=2100.0,
           mean_arrival_cost_bps=4.0, mean_fill_ratio=0.25, savings_bps_unlimited=3.0)
     check(size["100-1000"], cp_orders=2, sweeps=2, filled_quantity=300, vwap=400_000 / 300,

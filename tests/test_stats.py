@@ -25,29 +25,6 @@ BUCKETS = ["<100", "100-1000", "1000-10000"]
 SCENARIOS = [s["name"] for s in DEFAULT_SCENARIOS]
 REL = 1e-9
 
-# Result-table columns the stats and aggregates read: the §5 contract plus the extended columns
-# the analysis adds. Created only when the catalog (sql/catalog/results.sql) lacks the table.
-RESULT_DDL = {
-    "order_states": """security_code INTEGER, date DATE, order_id UBIGINT, side INTEGER,
-        exchangeordertype INTEGER, arrival_ts BIGINT, post_entry_ts BIGINT, final_ts BIGINT,
-        arrival_quantity BIGINT, post_entry_leaves BIGINT, final_leaves BIGINT, final_tmq BIGINT,
-        participantid BIGINT, arrival_hour INTEGER, size_bucket VARCHAR""",
-    "sweeps": """security_code INTEGER, date DATE, order_id UBIGINT, side INTEGER,
-        group_id INTEGER, qualifying BOOLEAN, filled_quantity BIGINT, fills INTEGER,
-        fill_ratio DOUBLE, vwap DOUBLE, arrival_mid DOUBLE, arrival_cost_bps DOUBLE,
-        vw_cost_bps DOUBLE, time_to_first_fill_s DOUBLE, vwte_s DOUBLE, participantid BIGINT,
-        arrival_hour INTEGER, size_bucket VARCHAR""",
-    "scenario_costs": """security_code INTEGER, date DATE, order_id UBIGINT, scenario VARCHAR,
-        quantity BIGINT, real_cost DOUBLE, scenario_cost DOUBLE, savings DOUBLE,
-        savings_bps DOUBLE""",
-    "dark_matches": """security_code INTEGER, date DATE, sweep_order_id UBIGINT,
-        contra_order_id UBIGINT, match_ts BIGINT, quantity BIGINT, price DOUBLE""",
-    "dark_sweeps": """security_code INTEGER, date DATE, order_id UBIGINT,
-        offered_quantity BIGINT, matched_quantity BIGINT, matches INTEGER, sim_vwap DOUBLE,
-        sim_fill_ratio DOUBLE, set_label VARCHAR, reason VARCHAR, real_fill_ratio DOUBLE,
-        real_time_to_first_fill_s DOUBLE, sim_time_to_first_fill_s DOUBLE, real_vwte_s DOUBLE,
-        sim_vwte_s DOUBLE, real_arrival_cost_bps DOUBLE, sim_arrival_cost_bps DOUBLE""",
-}
 PAIRED = {"fill_ratio": ("real_fill_ratio", "sim_fill_ratio"),
           "time_to_first_fill_s": ("real_time_to_first_fill_s", "sim_time_to_first_fill_s"),
           "vwte_s": ("real_vwte_s", "sim_vwte_s"),
@@ -55,11 +32,9 @@ PAIRED = {"fill_ratio": ("real_fill_ratio", "sim_fill_ratio"),
 
 
 def make_catalog(path: Path | str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """A catalog with every result table, whatever stage results.sql has reached."""
+    """The real catalog (sql/catalog.sql): result tables as the analysis defines them."""
     con = duckdb.connect(str(path))
     ensure_catalog(con)
-    for table, cols in RESULT_DDL.items():
-        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
     return con
 
 

@@ -5,9 +5,10 @@
 -- Jinja params: table (identifier), keys (key columns from duckpipe.aggregate.AGGREGATES),
 --   scenarios (list of {column, param}: one savings column per scenario of settings.scenarios).
 -- Bound params: $scenario_<i> (scenario names).
--- Units: filled_value_aud = sum(vwap x filled_quantity) / 1000 (prices are tenths of a cent),
---   vwap in price units = sum(vwap x q) / sum(q) over executed sweeps, i.e. volume-weighted over
---   all fills. Means ignore NULL metrics; a mean with no value is NULL, never 0.
+-- Units: filled_value_aud = sum(filled_value) / 1000 (filled_value = sum p x q of a sweep's fills,
+--   prices in tenths of a cent), vwap in price units = sum(filled_value) / sum(filled_quantity)
+--   over executed sweeps (= sum(vwap x q) / sum(q): volume-weighted over all fills; integer sums,
+--   so a rebuild is bit-identical). Means ignore NULL metrics; a mean of nothing is NULL, never 0.
 -- Dark-simulation and scenario rows take their key columns from their sweep.
 CREATE OR REPLACE TABLE {{ table | ident }} AS
 WITH done AS (
@@ -17,20 +18,23 @@ sw AS (
     SELECT * FROM sweeps SEMI JOIN done USING (security_code, date)
 ),
 facts AS (
-    SELECT security_code, date, participantid, arrival_hour, size_bucket, 'order' AS kind
+    SELECT security_code, date, participantid, arrival_hour, size_bucket, size_bucket_idx,
+           'order' AS kind
     FROM order_states SEMI JOIN done USING (security_code, date)
     UNION ALL BY NAME
-    SELECT security_code, date, participantid, arrival_hour, size_bucket, 'sweep' AS kind,
-           group_id, qualifying, filled_quantity, vwap, arrival_cost_bps, vw_cost_bps,
+    SELECT security_code, date, participantid, arrival_hour, size_bucket, size_bucket_idx,
+           'sweep' AS kind,
+           group_id, qualifying, filled_quantity, filled_value, arrival_cost_bps, vw_cost_bps,
            fill_ratio, time_to_first_fill_s
     FROM sw
     UNION ALL BY NAME
     SELECT sw.security_code, sw.date, sw.participantid, sw.arrival_hour, sw.size_bucket,
-           'dark' AS kind, d.offered_quantity, d.matched_quantity, d.sim_fill_ratio, d.set_label
+           sw.size_bucket_idx, 'dark' AS kind, d.offered_quantity, d.matched_quantity,
+           d.sim_fill_ratio, d.set_label
     FROM dark_sweeps d JOIN sw USING (security_code, date, order_id)
     UNION ALL BY NAME
     SELECT sw.security_code, sw.date, sw.participantid, sw.arrival_hour, sw.size_bucket,
-           'scenario' AS kind, c.scenario, c.savings_bps
+           sw.size_bucket_idx, 'scenario' AS kind, c.scenario, c.savings_bps
     FROM scenario_costs c JOIN sw USING (security_code, date, order_id)
 )
 SELECT
@@ -44,10 +48,10 @@ SELECT
     count(*) FILTER (WHERE kind = 'sweep' AND group_id = 3) AS g3_sweeps,
     count(*) FILTER (WHERE kind = 'sweep' AND qualifying) AS qualifying_sweeps,
     coalesce(sum(filled_quantity) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS filled_quantity,
-    coalesce(sum(vwap * filled_quantity) FILTER (WHERE kind = 'sweep'), 0) / 1000.0
+    (coalesce(sum(filled_value) FILTER (WHERE kind = 'sweep'), 0) / 1000.0)::DOUBLE
         AS filled_value_aud,
-    sum(vwap * filled_quantity) FILTER (WHERE kind = 'sweep' AND vwap IS NOT NULL)
-        / nullif(sum(filled_quantity) FILTER (WHERE kind = 'sweep' AND vwap IS NOT NULL), 0)
+    (sum(filled_value) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL)
+        / nullif(sum(filled_quantity) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL), 0))::DOUBLE
         AS vwap,
     avg(arrival_cost_bps) FILTER (WHERE kind = 'sweep') AS mean_arrival_cost_bps,
     avg(vw_cost_bps) FILTER (WHERE kind = 'sweep') AS mean_vw_cost_bps,
