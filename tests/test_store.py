@@ -1,0 +1,114 @@
+"""Store layout and views: pruning by date file and security row groups, views on any connection."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from duckpipe import db, store
+from duckpipe import ingest as ing
+from duckpipe.settings import resolve
+
+HEADER = (b"order_id,timestamp,security_code,price,side,orderstatus,quantity,leavesquantity,"
+          b"exchangeordertype,participantid,totalmatchedquantity,row_num")
+DAY = 86_400 * 10**9
+T0 = 1725494536001032398          # 2024-09-05 10:02 Sydney
+
+
+def make_orders(path: Path, secs=(7, 3, 5), per=3000, days=2) -> None:
+    """Rows interleaved across securities and dates, so the sort has real work to do."""
+    lines = [HEADER]
+    for i in range(per):
+        for d in range(days):
+            for s in secs:
+                lines.append(f"{9_000_000_000_000_000_000 + i},{T0 + d * DAY + (per - i) * 1000},{s},"
+                             f"3340,1,1,100,100,64,54,0,{i}".encode())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+@pytest.fixture
+def ingested(tmp_path, monkeypatch):
+    monkeypatch.setattr(ing, "ROW_GROUP_SIZE", 2048)     # several row groups with small data
+    make_orders(tmp_path / "src" / "orders" / "o.csv")
+    st = resolve(workspace=tmp_path / "ws", memory_limit="1GB", threads=2, env={})
+    with db.open_workspace(st, "ingest") as con:
+        ing.ingest(con, st, [tmp_path / "src"])
+    return st
+
+
+def profile(con: duckdb.DuckDBPyConnection, sql: str, out: Path) -> dict:
+    con.execute(f"PRAGMA enable_profiling='json'")
+    con.execute(f"PRAGMA profiling_output='{out}'")
+    con.execute(sql).fetchall()
+    con.execute("PRAGMA disable_profiling")
+    doc = json.loads(out.read_text())
+    scans = []
+
+    def walk(n):
+        if n.get("type") == "TABLE_SCAN":
+            scans.append(n)
+        for c in n.get("children", []):
+            walk(c)
+    for op in doc["operator"]:
+        walk(op)
+    assert len(scans) == 1
+    return scans[0]
+
+
+def test_store_layout_sorted_and_pruned(ingested, tmp_path):
+    st = ingested
+    with db.open_workspace(st, "test") as con:
+        files = store.store_files(con)["orders"]
+        assert [Path(f).parent.name for f in files] == ["date=2024-09-05", "date=2024-09-06"]
+        f = files[0]
+        groups = con.execute(
+            "SELECT row_group_id, stats_min::INT, stats_max::INT FROM parquet_metadata($f)"
+            " WHERE path_in_schema = 'security_code' ORDER BY 1", {"f": f}).fetchall()
+        assert len(groups) >= 4
+        # sorted by security then time within the date file
+        bad = con.execute("SELECT count(*) FROM (SELECT security_code s, timestamp t, lag(security_code) OVER w ps,"
+                          " lag(timestamp) OVER w pt FROM read_parquet($f, file_row_number=true)"
+                          " WINDOW w AS (ORDER BY file_row_number)) WHERE s < ps OR (s = ps AND t < pt)",
+                          {"f": f}).fetchone()[0]
+        assert bad == 0
+        overlapping = [g for g in groups if g[1] <= 5 <= g[2]]
+        assert 0 < len(overlapping) < len(groups)
+        scan = profile(con, "SELECT count(*) FROM orders WHERE date = DATE '2024-09-05' AND security_code = 5",
+                       tmp_path / "prof.json")
+        assert scan["extra_info"]["Scanning Files"] == "1/2"
+        assert scan["row_groups_scanned"] <= len(overlapping)
+        assert con.execute("SELECT count(*) FROM orders WHERE date = DATE '2024-09-05'"
+                           " AND security_code = 5").fetchone()[0] == 3000
+
+
+def test_views_on_memory_connection_with_subset(ingested):
+    with db.open_workspace(ingested, "test") as con:
+        subset = store.store_files(con, dates=[__import__("datetime").date(2024, 9, 6)])
+    mem = duckdb.connect()
+    store.create_views(mem, subset)
+    assert mem.execute("SELECT count(*), min(date), max(date) FROM orders").fetchone()[0] == 9000
+    assert str(mem.execute("SELECT min(date) FROM orders").fetchone()[0]) == "2024-09-06"
+    types = dict(mem.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'orders'").fetchall())
+    assert types["order_id"] == "UBIGINT" and types["date"] == "DATE" and types["seq"] == "BIGINT"
+    assert mem.execute("SELECT count(*) FROM trades").fetchone()[0] == 0
+    ttypes = dict(mem.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'trades'").fetchall())
+    assert ttypes["orderid"] == "UBIGINT" and ttypes["tradedate"] == "DATE" and ttypes["security_code"] == "INTEGER"
+
+
+def test_order_ids_above_2_53_roundtrip(ingested):
+    with db.open_workspace(ingested, "test") as con:
+        ids = [r[0] for r in con.execute("SELECT DISTINCT order_id FROM orders ORDER BY 1 LIMIT 3").fetchall()]
+    assert ids == [9_000_000_000_000_000_000, 9_000_000_000_000_000_001, 9_000_000_000_000_000_002]
+
+
+def test_orphans_removed_and_never_visible(ingested):
+    st = ingested
+    orphan = st.store_dir / "orders" / "date=2024-09-05" / "deadbeef.parquet"
+    orphan.write_bytes(b"not parquet")
+    with db.open_workspace(st, "test") as con:
+        assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 18000
+        assert ing.clean_orphans(con, st.store_dir) == 1
+    assert not orphan.exists()
