@@ -120,12 +120,13 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
                      "offerprice": offer})
         if rng.random() < 0.1:   # same timestamp, another quote
             nbbo.append({"security_code": security, "timestamp": tq, "sequence": nseq(),
-                         "bidprice": bid - 10, "offerprice": offer + 10})
-    t = t0
+                         "bidprice": bid if bid == MISSING else bid - 10, "offerprice": offer + 10})
+    t = t0 - 8 * 10**9          # the first orders arrive before the first quote: no mid
+    buy_share = rng.choice([0.3, 0.5, 0.7])
     for k in range(n_orders):
         oid = BASE_ID + id_offset * 10**6 + k * 7 + rng.randint(0, 3)
         t += rng.randint(0, 3) * 10**8
-        side = rng.choice([1, 2])
+        side = 1 if rng.random() < buy_share else 2
         kind = rng.random()
         etype = (2048 if kind < 0.5 else rng.choice([64, 4096, 4098, 256])) if kind < 0.9 else 0
         if rng.random() < 0.05 and etype:
@@ -157,7 +158,7 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
             if leaves == 0:
                 break
             if r < 0.5:
-                f = rng.randint(1, leaves) if rng.random() < 0.6 else leaves
+                f = rng.randint(1, leaves) if rng.random() < 0.3 else leaves
                 leaves -= f; tmq += f
                 fills.append((ts, f))
                 ev.append(dict(timestamp=ts, orderstatus=1 if leaves else 2, changereason=cr(3), quantity=q,
@@ -173,16 +174,14 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
                 break
         for i, e in enumerate(ev):
             e.update(order_id=oid, security_code=security, side=side, price=price, participantid=part,
-                     exchangeordertype=etype_final if i == len(ev) - 1 else etype, sequence=nseq(),
+                     exchangeordertype=etype_final if i == len(ev) - 1 else etype,
                      national_bid=nb if i == 0 else None, national_offer=no if i == 0 else None)
-            if rng.random() < 0.1 and i > 0:
-                e["sequence"] = None
-                e["row_num"] = e["seq"] = ev[i - 1].get("seq", 0) + 1 if False else None
+            e["row_num"] = nseq()
+            e["sequence"] = None if rng.random() < 0.1 else e["row_num"]   # seq falls back to row_num
+            if not with_changereason:
+                e["changereason"] = None
             orders.append(e)
-        for e in ev:   # seq = sequence (all set here), keep row_num too
-            e["row_num"] = e["sequence"] or nseq()
-            e["sequence"] = e["sequence"] or e["row_num"]
-        ds_choices = [1, 1, 1, 44, 46, 20, 5]
+        ds_choices = [1] if rng.random() < 0.6 else [1, 1, 44, 46, 47, 20, 45, 5]
         for fts, fq in fills:
             ds = rng.choice(ds_choices)
             g = mg[0] = mg[0] + 1
@@ -194,5 +193,4 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
             other = BASE_ID + 900_000_000 + g % 1000
             trades.append({**base, "orderid": oid, "side": side, "sequence": nseq()})
             trades.append({**base, "orderid": oid if ds == 5 else other, "side": 3 - side, "sequence": nseq()})
-        t = t
     return orders, trades, nbbo

@@ -30,7 +30,7 @@ SELECT s.security_code, s.date, s.order_id, s.side, s.participantid, s.arrival_h
        coalesce(a.matched, 0)::BIGINT AS matched_quantity, coalesce(a.n, 0)::INTEGER AS matches,
        coalesce(a.n_priced, 0)::INTEGER AS priced_matches,
        (coalesce(a.n, 0) - coalesce(a.n_priced, 0))::INTEGER AS unpriced_matches,
-       a.sim_vwap, a.matched / NULLIF(o.offered, 0)::DOUBLE AS sim_fill_ratio,
+       a.sim_vwap, coalesce(a.matched, 0) / NULLIF(o.offered, 0)::DOUBLE AS sim_fill_ratio,
        (a.first_ts - s.arrival_ts) / 1e9 AS sim_time_to_first_fill_s,
        a.qt / NULLIF(a.matched, 0) AS sim_vwte_s,
        CASE WHEN coalesce(a.n, 0) > 0 THEN 'A' ELSE 'B' END AS set_label,
