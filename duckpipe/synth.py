@@ -12,9 +12,12 @@ import json
 import logging
 import time
 import zlib
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -390,11 +393,14 @@ def _unit(seed: int, di: int, si: int, n_sec: int, day: date, sec: int, n: int, 
 
 def _day(seed: int, di: int, day: date, secs: list[int], n: int, state: dict) -> dict[str, dict]:
     """All securities of one business day, each table sorted by time, with file-level sequences."""
-    units = [_unit(seed, di, si, len(secs), day, sec, n, state) for si, sec in enumerate(secs)]
+    units = [list(_unit(seed, di, si, len(secs), day, sec, n, state)) for si, sec in enumerate(secs)]
     out = {}
     for t, (name, tcol) in enumerate((("orders", "timestamp"), ("trades", "tradetime"), ("nbbo", "timestamp"))):
         cols = _concat([u[t] for u in units])
+        for u in units:
+            u[t] = None
         out[name] = _take(cols, np.lexsort((cols["_pos"], cols["_sec"], cols[tcol])))
+        del cols
     o, tr = out["orders"], out["trades"]
     # one sequence space for order events and trades, as on the exchange; a match group's rows adjacent
     rng = np.random.default_rng([seed, di, 1 << 30])
@@ -415,8 +421,8 @@ def _day(seed: int, di: int, day: date, secs: list[int], n: int, state: dict) ->
 WRITE_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
 
 
-def _csv(cols: dict, names: list[str], cats: dict[str, list[str]]) -> pa.Buffer:
-    """CSV bytes: header written by hand (pyarrow would quote it), values by pyarrow's writer."""
+def _arrow(cols: dict, names: list[str], cats: dict[str, list[str]]) -> pa.Table:
+    """Typed Arrow table: nullable ints via masks, text columns as dictionary codes."""
     arrays = []
     for name in names:
         v = cols[name]
@@ -424,11 +430,28 @@ def _csv(cols: dict, names: list[str], cats: dict[str, list[str]]) -> pa.Buffer:
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(v.astype(np.int32)), pa.array(cats[name])))
         else:
             arrays.append(pa.array(v, mask=cols.get(name + "!null")))
+    return pa.table(arrays, names=names)
+
+
+def _csv_slice(table: pa.Table, start: int, rows: int) -> pa.Buffer:
     sink = pa.BufferOutputStream()
-    sink.write((",".join(names) + "\n").encode())
-    if len(arrays[0]):
-        pacsv.write_csv(pa.table(arrays, names=names), sink, WRITE_OPTIONS)
+    pacsv.write_csv(table.slice(start, rows), sink, WRITE_OPTIONS)
     return sink.getvalue()
+
+
+def _csv_chunks(table: pa.Table, pool: ThreadPoolExecutor, rows: int = 200_000) -> Iterator[bytes | pa.Buffer]:
+    """CSV bytes in order, slices formatted on all cores (pyarrow frees the GIL), a few in flight.
+
+    The header is written by hand: pyarrow would quote the names.
+    """
+    yield (",".join(table.column_names) + "\n").encode()
+    futures: deque = deque()
+    for start in range(0, table.num_rows, rows):
+        futures.append(pool.submit(_csv_slice, table, start, rows))
+        if len(futures) > 2:
+            yield futures.popleft().result()
+    while futures:
+        yield futures.popleft().result()
 
 
 FAULT_KINDS = ("non_numeric", "missing_column", "extra_column", "invalid_utf8", "blank_line",
@@ -464,7 +487,7 @@ def _bad_line(kind: str, column: str | None, header: bytes, row: bytes, names: l
     return b""
 
 
-def _inject(data: pa.Buffer, table: str, names: list[str], rel: str) -> tuple[list, list[dict]]:
+def _inject(data: bytes, table: str, names: list[str], rel: str) -> tuple[list, list[dict]]:
     """Insert the table's fault lines between good rows; return byte chunks and fault records."""
     raw = memoryview(data)
     nl = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
@@ -483,7 +506,7 @@ def _inject(data: pa.Buffer, table: str, names: list[str], rel: str) -> tuple[li
     return chunks, faults
 
 
-def _write(path: Path, chunks: list, gz: bool) -> int:
+def _write(path: Path, chunks: Iterable, gz: bool) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         if not gz:
@@ -495,6 +518,19 @@ def _write(path: Path, chunks: list, gz: bool) -> int:
                 f.write(z.compress(c))
             f.write(z.flush())
     return path.stat().st_size
+
+
+def _emit(path: Path, table: pa.Table, pool: ThreadPoolExecutor, faults: bool, gz: bool
+          ) -> tuple[int, dict, list[dict]]:
+    """Write one table file (faults inserted if asked): bytes on disk, expected counts, faults."""
+    rel = "/".join(path.parts[-2:])
+    chunks, fl = _csv_chunks(table, pool), []
+    if faults:
+        chunks, fl = _inject(b"".join(chunks), path.parts[-2], table.column_names, rel)
+    size = _write(path, chunks, gz)
+    n, bad = table.num_rows, sum(f["kind"] != "blank_line" for f in fl)
+    return size, {"good_rows": n, "bad_rows": bad, "blank_lines": len(fl) - bad, "rows_read": n + bad,
+                  "lines": 1 + n + len(fl)}, fl
 
 
 REFERENCE_HEADER = (
@@ -544,23 +580,19 @@ def synth(out: Path, *, securities: int = 3, days: int = 2, orders_per_unit: int
     rows = {t: 0 for t in ("orders", "trades", "nbbo", "session", "reference", "participants")}
     nbytes = 0
     specs = (("orders", ORDER_COLUMNS), ("trades", TRADE_COLUMNS), ("nbbo", NBBO_COLUMNS))
-    for di, day in enumerate(business_days(start_date, days)):
-        tables = _day(seed, di, day, secs, orders_per_unit, state)
-        for table, names in specs:
-            cols, rel = tables[table], f"{table}/synth_{day:%Y%m%d}_{table}{ext}"
-            cats = {**CATEGORIES, "tradedate": [day.isoformat()]} if table == "trades" else CATEGORIES
-            data = _csv(cols, names, cats)
-            chunks, fl = _inject(data, table, names, rel) if faults and di == 0 else ([data], [])
-            nbytes += _write(out / rel, chunks, gzip)
-            n = len(cols["row_num"])
-            bad = sum(f["kind"] != "blank_line" for f in fl)
-            blank = len(fl) - bad
-            expected[rel] = {"good_rows": n, "bad_rows": bad, "blank_lines": blank, "rows_read": n + bad,
-                             "lines": 1 + n + len(fl)}
-            rows[table] += n
-            fault_list += fl
-            files.append(out / rel)
-        log.debug("synth: %s written (%d order events)", day, len(tables["orders"]["row_num"]))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for di, day in enumerate(business_days(start_date, days)):
+            tables = _day(seed, di, day, secs, orders_per_unit, state)
+            for table, names in specs:
+                rel = f"{table}/synth_{day:%Y%m%d}_{table}{ext}"
+                cats = {**CATEGORIES, "tradedate": [day.isoformat()]} if table == "trades" else CATEGORIES
+                size, expected[rel], fl = _emit(out / rel, _arrow(tables.pop(table), names, cats), pool,
+                                               faults and di == 0, gzip)
+                nbytes += size
+                rows[table] += expected[rel]["good_rows"]
+                fault_list += fl
+                files.append(out / rel)
+            log.debug("synth: %s written (%d order events so far)", day, rows["orders"])
     for rel, lines in _reference_files(secs, business_days(start_date, 1)[0]).items():
         nbytes += _write(out / rel, [("\n".join(lines) + "\n").encode()], False)
         rows[rel.split("/")[0]] = len(lines) - 1
