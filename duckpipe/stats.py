@@ -2,9 +2,10 @@
 
 The observations can be millions of per-sweep rows, so DuckDB reduces them to sufficient
 statistics (count, avg, var_samp per scope, segment, test, metric and group) in set-based
-queries under ``sql/stats/``; Python only turns those few rows into t/F statistics with
-scipy's distributions, vectorised over all tests at once. Order matters: 010 builds the
-TEMP ``stats_samples`` that 020-040 read, and 090 swaps the new table in and drops it.
+queries under ``sql/stats/`` (GROUPING SETS: one pass per test family covers every scope and
+segment); Python only turns those few rows into t/F statistics with scipy's distributions,
+vectorised over all tests at once. Order matters: 010 defines the TEMP VIEW
+``stats_observations`` that 020-040 aggregate, and 090 swaps the new table in and drops it.
 Benjamini-Hochberg adjusts every p-value of the run together, so it runs after all families.
 
 Tests and their columns:
@@ -39,7 +40,7 @@ from .sqlrender import render
 log = logging.getLogger(__name__)
 
 STATS_TEMPLATES: list[str] = [
-    "stats/010_samples.sql", "stats/020_moments.sql", "stats/030_welch.sql",
+    "stats/010_observations.sql", "stats/020_moments.sql", "stats/030_welch.sql",
     "stats/040_anova.sql", "stats/090_write.sql",
 ]
 CONFIDENCE = 0.95
@@ -63,7 +64,7 @@ def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """
     del settings  # segments come from the size_bucket labels the analysis stored
     with own_transaction(con):
-        run_script(con, "stats/010_samples.sql")
+        run_script(con, "stats/010_observations.sql")
         families = [one_sample_tests(_fetch(con, "stats/020_moments.sql")),
                     welch_tests(_fetch(con, "stats/030_welch.sql")),
                     anova_tests(_fetch(con, "stats/040_anova.sql"))]

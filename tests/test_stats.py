@@ -235,6 +235,16 @@ def test_failed_unit_is_excluded_and_scopes_complete(run):
     rows, data, count, _ = run
     assert count == len(rows)
     assert {k[0] for k in rows} == set(SCOPES)
+    # segments where meaningful: the group is the factor of Welch, all qualifying sweeps are G1,
+    # and the size bucket is the factor of anova_size_bucket
+    kinds = {}
+    for scope, segment, test, _ in rows:
+        kinds.setdefault(test, set()).add(segment.split("=")[0])
+    assert kinds == {"paired_t": {"all", "size"}, "welch_t": {"all", "size"},
+                     "one_sample_t": {"all", "size", "group"}, "anova_scenario": {"all", "size", "group"},
+                     "anova_size_bucket": {"all", "group"}}
+    # 3 scopes x segments (all + 3 buckets, + G1/G2 where meaningful) x metrics
+    assert count == 3 * (4 * 4 + 4 * 3 + 6 * 3 + 6 * 1 + 3 * 1)
     n_done = sum(1 for r in done(data["scenario_costs"]) if r["scenario"] == "unlimited")
     n_all = sum(1 for r in data["scenario_costs"] if r["scenario"] == "unlimited")
     assert rows[("global", "all", "one_sample_t", "savings_bps:unlimited")]["n"] == n_done < n_all

@@ -1,15 +1,17 @@
 -- Step: statistics, observations (SPEC §5.8).
--- Grain: one row per (scope, segment, test, metric, grp, observation); a TEMP table that the
---   sufficient-statistics queries 020-040 read, dropped by 090.
+-- Grain: one row per (observation, test, metric); a TEMP VIEW (nothing materialised) that the
+--   sufficient-statistics queries 020-040 aggregate, dropped by 090.
 -- Reads: units (status 'done' only), sweeps, dark_sweeps, scenario_costs.
--- Writes: TEMP stats_samples(scope, segment, test, metric, grp, value).
+-- Writes: TEMP VIEW stats_observations(security_code, size_bucket, grp_label, test, metric, grp,
+--   value): size_bucket / grp_label are the segment keys (NULL where that segment is not
+--   meaningful), grp the compared group of Welch and ANOVA.
 -- Params: none (no bound values; no Jinja).
 -- Scopes: 'global' and 'security=<code>'. Segments: 'all', 'size=<bucket>', 'group=G1|G2' where
 --   meaningful (qualifying sweeps are all G1, so no group segment for the paired tests).
 -- Tests: paired_t (real - simulated, set-A sweeps), one_sample_t (savings_bps vs 0 per scenario),
 --   welch_t (G1 vs G2), anova_size_bucket (arrival cost across buckets), anova_scenario
 --   (savings_bps across scenarios). NULL values are dropped here, so n counts usable rows.
-CREATE OR REPLACE TEMP TABLE stats_samples AS
+CREATE OR REPLACE TEMP VIEW stats_observations AS
 WITH done AS (
     SELECT security_code, date FROM units WHERE status = 'done'
 ),
@@ -66,12 +68,7 @@ observations AS (
            scenario, savings_bps
     FROM savings
 )
-SELECT o.scope, g.segment, o.test, o.metric, o.grp, o.value::DOUBLE AS value
-FROM (
-    SELECT x.*, sc.scope
-    FROM observations x, unnest(['global', 'security=' || x.security_code]) AS sc(scope)
-    WHERE x.value IS NOT NULL AND NOT isnan(x.value::DOUBLE)
-) AS o,
-unnest(['all', 'size=' || o.size_bucket, 'group=' || o.grp_label]) AS g(segment)
-WHERE g.segment IS NOT NULL
-  AND (o.test <> 'anova_size_bucket' OR o.grp IS NOT NULL);
+SELECT security_code, size_bucket, grp_label, test, metric, grp, value::DOUBLE AS value
+FROM observations
+WHERE value IS NOT NULL AND NOT isnan(value::DOUBLE)
+  AND (test <> 'anova_size_bucket' OR grp IS NOT NULL);
