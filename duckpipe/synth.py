@@ -241,8 +241,8 @@ def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
     return ev, fills, nxt
 
 
-def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict, sec: int) -> dict[str, np.ndarray]:
-    """Expand events to the 29 order columns (sequence and row_num are set per file)."""
+def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict) -> dict[str, np.ndarray]:
+    """Expand events to the varying order columns (constant and file-level ones are added per day)."""
     N = len(o["oid"])
     order = np.lexsort((ev["rank"], ev["oi"], ev["ts"]))
     ev = {k: v[order] for k, v in ev.items()}
@@ -252,21 +252,18 @@ def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict, sec: int) 
     gone = rng.random(n) < 0.005  # snapshot missing: exercises the fallback to the nbbo table
     tv = np.where(o["carry"], 2, rng.choice([0, 1], N, p=[0.9, 0.1]))[oi]
     etype = o["etype"][oi]
-    full = lambda v: np.full(n, v, np.int64)  # noqa: E731
     return {
-        "order_id": o["oid"][oi], "exchange": full(3), "timestamp": ev["ts"], "security_code": full(sec),
+        "order_id": o["oid"][oi], "timestamp": ev["ts"],
         "price": o["price"][oi], "side": o["side"][oi], "changereason": ev["cr"], "orderstatus": ev["st"],
-        "quantity": ev["qty"], "leavesquantity": ev["qty"] - ev["tmq"], "ordertype": full(1),
+        "quantity": ev["qty"], "leavesquantity": ev["qty"] - ev["tmq"],
         "exchangeordertype": etype, "national_bid": nb, "national_bid!null": gone | (nb == SENTINEL),
-        "national_offer": no, "national_offer!null": gone | (no == SENTINEL),
-        "bid": nb, "bid!null": gone | (nb == SENTINEL), "offer": no, "offer!null": gone | (no == SENTINEL),
-        "participantid": o["part"][oi], "preferenceonly": full(0),
+        "national_offer": no, "national_offer!null": gone | (no == SENTINEL), "participantid": o["part"][oi],
         "midtick": rng.choice([2, 1, 3], N, p=[0.8, 0.17, 0.03])[oi],
         "singlefillminimumquantity": rng.choice([2, 0, 1], N, p=[0.7, 0.2, 0.1])[oi],
         "minimumquantity": np.where(rng.random(N) < 0.05, rng.integers(1, 200, N), 0)[oi],
         "crossingkey": np.where(rng.random(N) < 0.5, 0, rng.choice([1, 2, 555, 99999, 194035], N))[oi],
         "totalmatchedquantity": ev["tmq"], "shortsellquantity": np.where((etype & 2) > 0, ev["qty"], 0),
-        "triggercondition": full(0), "timevaliditydecoded": tv,
+        "timevaliditydecoded": tv,
         "timevalidity": np.array([t[0] for t in TIME_VALIDITY])[tv],
     }
 
@@ -326,7 +323,7 @@ def _trades(rng: np.random.Generator, day: date, o: dict, fills: dict, q: dict, 
     dup = lambda v: np.repeat(v, 2)  # noqa: E731
     ds2 = dup(ds)
     return {
-        "EXCHANGE": np.full(2 * G, 3), "tradedate": np.zeros(2 * G, np.int64), "tradetime": dup(ts),
+        "tradetime": dup(ts),
         "orderid": two(b_id[order], s_id[order]), "dealsource": ds2,
         "dealsourcedecoded": np.searchsorted(DS_CODES, ds2), "exchangeinfo": (ds2 == 5).astype(np.int64),
         "matchgroupid": dup(mg_base + np.cumsum(rng.integers(1, 3, G))),
@@ -342,12 +339,9 @@ CATEGORIES = {"timevaliditydecoded": [t[1] for t in TIME_VALIDITY],
               "exchangeinfo": ["ON Market", "OFF Market"], "sidedecoded": ["Buy", "Sell"]}
 
 
-def _nbbo_rows(q: dict, day: date, sec: int) -> dict[str, np.ndarray]:
+def _nbbo_rows(q: dict) -> dict[str, np.ndarray]:
     """Published quotes, sentinel and crossed ones included; tradedate = Sydney midnight in ns."""
-    n = len(q["ts"])
-    return {"partition": np.ones(n, np.int64), "tradedate": np.full(n, sydney_ns(day, 0)), "bidprice": q["pb"],
-            "creationtime": q["ts"], "offerprice": q["po"], "orderbookid": np.full(n, sec), "timestamp": q["ts"],
-            "userid": np.zeros(n, np.int64), "runid": np.zeros(n, np.int64)}
+    return {"bidprice": q["pb"], "offerprice": q["po"], "timestamp": q["ts"]}
 
 
 def _fresh_carry(rng: np.random.Generator, n: int, id_base: int, q: dict) -> dict[str, np.ndarray]:
@@ -370,7 +364,7 @@ def _take(cols: dict, order: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in cols.items()}
 
 
-def _unit(seed: int, di: int, si: int, n_sec: int, day: date, sec: int, n: int, state: dict):
+def _unit(seed: int, di: int, si: int, n_sec: int, day: date, n: int, state: dict):
     """One (security, day): quotes, orders (new + reloaded), lifecycles, order/trade/nbbo rows."""
     rng = np.random.default_rng([seed, di, si])
     unit = di * n_sec + si
@@ -382,9 +376,8 @@ def _unit(seed: int, di: int, si: int, n_sec: int, day: date, sec: int, n: int, 
     new, old = _new_orders(rng, day, n, id_base, q), _carry_orders(rng, day, state["carry"][si], q)
     o = {k: np.concatenate([new[k], old[k]]) for k in new}
     ev, fills, state["carry"][si] = _lifecycles(rng, day, o, sydney_ns(day, 18, 50) + 1_987_029)
-    rows = (_order_rows(rng, o, ev, q, sec), _trades(rng, day, o, fills, q, id_base, MATCH_BASE + unit * UNIT_STRIDE),
-            _nbbo_rows(q, day, sec))
-    rows[1]["securitycode"] = np.full(len(rows[1]["tradetime"]), sec)
+    rows = (_order_rows(rng, o, ev, q), _trades(rng, day, o, fills, q, id_base, MATCH_BASE + unit * UNIT_STRIDE),
+            _nbbo_rows(q))
     for r in rows:
         k = len(next(iter(r.values())))
         r["_sec"], r["_pos"] = np.full(k, si), np.arange(k)
@@ -393,7 +386,7 @@ def _unit(seed: int, di: int, si: int, n_sec: int, day: date, sec: int, n: int, 
 
 def _day(seed: int, di: int, day: date, secs: list[int], n: int, state: dict) -> dict[str, dict]:
     """All securities of one business day, each table sorted by time, with file-level sequences."""
-    units = [list(_unit(seed, di, si, len(secs), day, sec, n, state)) for si, sec in enumerate(secs)]
+    units = [list(_unit(seed, di, si, len(secs), day, n, state)) for si in range(len(secs))]
     out = {}
     for t, (name, tcol) in enumerate((("orders", "timestamp"), ("trades", "tradetime"), ("nbbo", "timestamp"))):
         cols = _concat([u[t] for u in units])
@@ -413,9 +406,24 @@ def _day(seed: int, di: int, day: date, secs: list[int], n: int, state: dict) ->
     state["seq"] = int(seq.max(initial=state["seq"]))
     o["sequence"], tr["sequence"] = seq[: len(o["timestamp"])], seq[len(o["timestamp"]):]
     out["nbbo"]["sequence"] = np.arange(1, len(out["nbbo"]["timestamp"]) + 1)
+    codes = np.asarray(secs, np.int64)
     for cols in out.values():
-        cols["row_num"] = np.arange(1, len(cols["_pos"]) + 1)
+        n = len(cols["_pos"])
+        cols["row_num"] = np.arange(1, n + 1)
+        for name, v in CONSTANTS.items():
+            cols[name] = np.full(n, sydney_ns(day, 0) if v is None else v, np.int64)
+        for name in ("security_code", "securitycode", "orderbookid"):
+            cols[name] = codes[cols["_sec"]]
+    tr["tradedate"] = np.zeros(len(tr["_pos"]), np.int64)  # code of the day's text date
+    out["nbbo"]["creationtime"] = out["nbbo"]["timestamp"]
+    for side in ("bid", "offer"):
+        o[side], o[side + "!null"] = o["national_" + side], o["national_" + side + "!null"]
     return out
+
+
+# columns with one value per file (None: Sydney midnight of the day, the nbbo tradedate)
+CONSTANTS = {"exchange": 3, "EXCHANGE": 3, "ordertype": 1, "preferenceonly": 0, "triggercondition": 0,
+             "partition": 1, "userid": 0, "runid": 0, "tradedate": None}
 
 
 WRITE_OPTIONS = pacsv.WriteOptions(include_header=False, quoting_style="none", batch_size=1 << 16)
