@@ -1,0 +1,15 @@
+-- Report: dark-book simulation outcome (SPEC §5.6), one row per (set_label, reason).
+-- Reads dark_sweeps of the report's done units.
+SELECT
+    d.set_label,
+    coalesce(d.reason, '') AS reason,
+    count(*) AS sweeps,
+    sum(d.offered_quantity) AS offered_quantity,
+    sum(d.matched_quantity) AS matched_quantity,
+    sum(d.matches) AS matches,
+    avg(d.sim_fill_ratio) AS mean_sim_fill_ratio,
+    count(d.sim_fill_ratio) AS n_sim_fill_ratio
+FROM dark_sweeps d
+JOIN report_units r ON r.security_code = d.security_code AND r.date = d.date
+GROUP BY ALL
+ORDER BY d.set_label, reason;

@@ -1,0 +1,16 @@
+-- Report: scenario costs (SPEC §5.5), one row per scenario over the report's done units.
+-- savings and real_cost are price units x shares (tenths of a cent x shares): /1000 gives A$.
+-- Positive savings = the scenario is better for the trader.
+SELECT
+    c.scenario,
+    count(*) AS sweeps,
+    count(c.savings_bps) AS sweeps_with_mid,
+    avg(c.savings_bps) AS mean_savings_bps,
+    median(c.savings_bps) AS median_savings_bps,
+    stddev_samp(c.savings_bps) AS sd_savings_bps,
+    sum(c.real_cost) AS real_cost,
+    sum(c.savings) AS total_savings
+FROM scenario_costs c
+JOIN report_units r ON r.security_code = c.security_code AND r.date = c.date
+GROUP BY c.scenario
+ORDER BY c.scenario;

@@ -1,0 +1,349 @@
+"""The report (SPEC §6) over a small catalog built by hand.
+
+The catalog: two securities (110621, 85603) over three dates. Four units are done, one
+failed (85603 on 2024-09-03, whose half-written sweep rows must not be counted) and one is
+pending. Sweeps: G1 x3 (two qualifying, simulated in the dark: one matched, one not), G2 x1,
+G3 x1 in done units, plus one leftover G1 row of the failed unit. One order id is above 2^53.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from duckpipe.db import ensure_catalog
+from duckpipe.errors import EmptyWorkspace
+from duckpipe.report import build_report, col_kind, col_label, fmt
+from duckpipe.settings import resolve
+
+BIG_ID = 2**63 + 12345          # above 2^53: a DOUBLE would round it
+D1, D2, D3 = date(2024, 9, 2), date(2024, 9, 3), date(2024, 9, 4)
+
+# Contract tables (SPEC §5), created only when sql/catalog/results.sql has not yet done so.
+CONTRACT = """
+CREATE TABLE IF NOT EXISTS order_states (security_code INTEGER, date DATE, order_id UBIGINT, side INTEGER,
+  exchangeordertype INTEGER, arrival_ts BIGINT, post_entry_ts BIGINT, final_ts BIGINT, arrival_quantity BIGINT,
+  post_entry_leaves BIGINT, final_leaves BIGINT, final_tmq BIGINT);
+CREATE TABLE IF NOT EXISTS sweeps (security_code INTEGER, date DATE, order_id UBIGINT, side INTEGER,
+  group_id INTEGER, qualifying BOOLEAN, filled_quantity BIGINT, fills INTEGER, fill_ratio DOUBLE, vwap DOUBLE,
+  arrival_mid DOUBLE, arrival_cost_bps DOUBLE, vw_cost_bps DOUBLE, time_to_first_fill_s DOUBLE, vwte_s DOUBLE);
+CREATE TABLE IF NOT EXISTS scenario_costs (security_code INTEGER, date DATE, order_id UBIGINT, scenario VARCHAR,
+  quantity BIGINT, real_cost DOUBLE, scenario_cost DOUBLE, savings DOUBLE, savings_bps DOUBLE);
+CREATE TABLE IF NOT EXISTS dark_matches (security_code INTEGER, date DATE, sweep_order_id UBIGINT,
+  contra_order_id UBIGINT, match_ts BIGINT, quantity BIGINT, price DOUBLE);
+CREATE TABLE IF NOT EXISTS dark_sweeps (security_code INTEGER, date DATE, order_id UBIGINT,
+  offered_quantity BIGINT, matched_quantity BIGINT, matches INTEGER, sim_vwap DOUBLE, sim_fill_ratio DOUBLE,
+  set_label VARCHAR, reason VARCHAR);
+CREATE TABLE IF NOT EXISTS stats_tests (scope VARCHAR, segment VARCHAR, metric VARCHAR, test VARCHAR, n BIGINT,
+  statistic DOUBLE, p_value DOUBLE, p_adjusted DOUBLE, effect_size DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
+  note VARCHAR);
+"""
+AGG_COLS = ("cp_orders BIGINT, sweeps BIGINT, g1_sweeps BIGINT, g2_sweeps BIGINT, g3_sweeps BIGINT, "
+            "filled_quantity BIGINT, filled_value_aud DOUBLE, vwap DOUBLE, mean_arrival_cost_bps DOUBLE, "
+            "mean_fill_ratio DOUBLE, sim_matched_quantity BIGINT, set_a_sweeps BIGINT, "
+            "savings_bps_unlimited DOUBLE, savings_bps_limited_50 DOUBLE, savings_bps_price_impact DOUBLE")
+AGGS = {  # table -> (key columns DDL, key rows)
+    "agg_global": ("", [()]),
+    "agg_by_security": ("security_code INTEGER, ", [(110621,), (85603,)]),
+    "agg_by_date": ("date DATE, ", [(D1,), (D2,)]),
+    "agg_by_participant": ("participantid BIGINT, ", [(101,), (202,), (303,)]),
+    "agg_by_hour": ("arrival_hour INTEGER, ", [(10,), (11,), (14,)]),
+    "agg_by_size": ("size_bucket VARCHAR, ", [("<100",), ("100-1000",)]),
+    "ts_daily": ("date DATE, ", [(D1,), (D2,)]),
+    "ts_hourly": ("date DATE, arrival_hour INTEGER, ", [(D1, 10), (D1, 11), (D2, 10), (D2, 14)]),
+}
+
+
+COLS = {
+    "order_states": "security_code, date, order_id, side, exchangeordertype, arrival_ts, post_entry_ts, final_ts, "
+                    "arrival_quantity, post_entry_leaves, final_leaves, final_tmq",
+    "sweeps": "security_code, date, order_id, side, group_id, qualifying, filled_quantity, fills, fill_ratio, vwap, "
+              "arrival_mid, arrival_cost_bps, vw_cost_bps, time_to_first_fill_s, vwte_s",
+    "scenario_costs": "security_code, date, order_id, scenario, quantity, real_cost, scenario_cost, savings, "
+                      "savings_bps",
+    "dark_matches": "security_code, date, sweep_order_id, contra_order_id, match_ts, quantity, price",
+    "dark_sweeps": "security_code, date, order_id, offered_quantity, matched_quantity, matches, sim_vwap, "
+                   "sim_fill_ratio, set_label, reason",
+    "stats_tests": "scope, segment, metric, test, n, statistic, p_value, p_adjusted, effect_size, ci_low, ci_high, "
+                   "note",
+    "run_stages": "run_id, stage, started_at, finished_at, duration_s, rows, peak_rss_bytes, spilled_bytes",
+}
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert by the contract's column names: the real tables may carry more columns."""
+    marks = ", ".join("?" * len(rows[0]))
+    cols = f" ({COLS[table]})" if table in COLS else ""
+    con.executemany(f"INSERT INTO {table}{cols} VALUES ({marks})", [list(r) for r in rows])
+
+
+def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyConnection, object]:
+    """A hand-built catalog in workspace ``ws`` (see the module docstring)."""
+    ws.mkdir(parents=True, exist_ok=True)
+    settings = resolve(workspace=ws, memory_limit="1GB", threads=2, env={})
+    con = duckdb.connect(str(settings.db_path))
+    ensure_catalog(con)
+    for stmt in CONTRACT.split(";"):
+        if stmt.strip():
+            con.execute(stmt)
+    t0 = datetime(2024, 9, 5, 10, 0, 0)
+    units = [(110621, D1, "done", 1, None, t0, t0, 1.5, 1200, None, "run-1", 1),
+             (85603, D1, "done", 1, None, t0, t0, 0.5, 300, None, "run-1", 1),
+             (110621, D2, "done", 1, None, t0, t0, 2.5, 2500, None, "run-1", 2),
+             (85603, D2, "failed" if problems else "done", 2, None, t0, t0, 0.1, 0,
+              "Binder Error: boom" if problems else None, "run-1", 2),
+             (110621, D3, "pending" if problems else "done", 0, None, None, None, None, None, None, None, None)]
+    con.executemany("INSERT INTO units (security_code, date, status, attempts, signature, started_at, "
+                    "finished_at, duration_s, rows, error, run_id, batch_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [list(u) for u in units])
+    settings_json = json.dumps({"memory_limit": {"value": "1GB", "source": "command line"},
+                                "threads": {"value": 2, "source": "machine default"}})
+    con.execute("INSERT INTO runs (run_id, started_at, finished_at, status, argv, settings, machine, strategy, "
+                "strategy_reason, units_selected, units_done, units_failed, peak_rss_bytes) VALUES "
+                "('run-1', ?, ?, 'done', 'duckpipe run', ?, ?, 'by-date', 'a date fits in 40% of the budget', "
+                "5, 4, 1, 734003200)",
+                [t0, datetime(2024, 9, 5, 10, 0, 9), settings_json, json.dumps({"cores": 8})])
+    _insert(con, "run_stages", [("run-1", "analysis", t0, t0, 6.0, 4000, 500_000_000, 1_048_576),
+                                ("run-1", "aggregation", t0, t0, 0.4, 20, 400_000_000, 0)])
+    _insert(con, "order_states", [(110621, D1, BIG_ID, 1, 2048 | 64, 1, 1, 2, 500, 0, 0, 500),
+                                  (110621, D1, 2, 2, 64, 1, 1, 2, 300, 300, 300, 0),
+                                  (85603, D1, 3, 1, 2048 | 64, 1, 1, 2, 100, 100, 100, 0)])
+    sweeps = [  # sec, date, id, side, group, qual, Q, fills, ratio, vwap, mid, cost, vwcost, ttff, vwte
+        (110621, D1, BIG_ID, 1, 1, True, 500, 2, 1.0, 3340.0, 3335.0, 14.99, 14.0, 0.002, 0.003),
+        (110621, D2, 11, 2, 1, True, 200, 1, 1.0, 3300.0, 3305.0, 15.13, 15.0, 0.001, 0.001),
+        (110621, D2, 12, 1, 1, False, 100, 1, 1.0, 3310.0, 3305.0, 15.13, None, None, None),
+        (110621, D2, 13, 1, 2, False, 50, 1, 0.25, 3320.0, 3305.0, 45.39, None, 0.5, 0.5),
+        (85603, D1, 3, 1, 3, False, 0, 0, 0.0, None, 3000.0, None, None, None, None),
+        (85603, D2, 99, 1, 1, False, 9_999, 1, 1.0, 9000.0, 3000.0, 9999.0, None, None, None),  # failed unit
+    ]
+    _insert(con, "sweeps", sweeps)
+    costs = []
+    for sec, d, oid, side, g, _, q, *_rest in sweeps:
+        if g in (1, 2):
+            for name, bps in (("unlimited", 15.0), ("limited_50", 7.5), ("price_impact", 5.0)):
+                costs.append((sec, d, oid, name, q, q * 3340.0, q * 3335.0, q * 5.0, bps))
+    _insert(con, "scenario_costs", costs)
+    _insert(con, "dark_sweeps", [(110621, D1, BIG_ID, 500, 400, 2, 3336.0, 0.8, "A", None),
+                                 (110621, D2, 11, 200, 0, 0, None, 0.0, "B", "no_contra_in_window")])
+    _insert(con, "dark_matches", [(110621, D1, BIG_ID, 2, 5, 300, 3336.0), (110621, D1, BIG_ID, 7, 6, 100, None)])
+    _insert(con, "stats_tests", [
+        ("global", "all", "arrival_cost_bps", "paired_t", 40, 3.2, 0.002, 0.012, 0.5, 1.0, 4.0, None),
+        ("global", "all", "fill_ratio", "paired_t", 40, 1.1, 0.3, 0.45, 0.1, -0.1, 0.3, None),
+        ("global", "all", "savings_bps:unlimited", "one_sample_t", 1, None, None, None, None, None, None,
+         "fewer than 2 observations"),
+        ("security=110621", "all", "fill_ratio", "paired_t", 20, 0.5, 0.6, 0.7, 0.05, -0.2, 0.2, None)])
+    for table, (keys, keyrows) in AGGS.items():
+        con.execute(f"CREATE OR REPLACE TABLE {table} ({keys}{AGG_COLS})")
+        _insert(con, table, [k + (3, 5, 3, 1, 1, 850, 2.84, 3335.2, 22.66, 0.85, 400, 1, 15.0, 7.5, 5.0)
+                             for k in keyrows])
+    return con, settings
+
+
+@pytest.fixture
+def no_charts(monkeypatch):
+    """Skip matplotlib in tests about something else: charts cost ~0.4 s each."""
+    monkeypatch.setattr("duckpipe.report.build_charts", lambda sec: None)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One report over the catalog with problems, shared by the read-only tests (charts are slow)."""
+    con, settings = make_catalog(tmp_path_factory.mktemp("report") / "ws")
+    result = build_report(con, settings)
+    yield con, settings, result
+    con.close()
+
+
+def test_all_outputs_written(built):
+    _, settings, r = built
+    assert r.out_dir == settings.workspace / "reports"
+    for p in (r.html, r.markdown, r.performance):
+        assert p.exists() and p.stat().st_size > 500
+    assert {p.name for p in r.csv_files} >= {f"{t}.csv" for t in AGGS} | {"stats_tests.csv"}
+
+
+def test_html_is_self_contained(built):
+    html = built[2].html.read_text()
+    assert "http://" not in html and "https://" not in html
+    for attr in re.findall(r'(?:src|href)\s*=\s*["\']([^"\']*)', html):
+        assert attr.startswith(("#", "data:")), attr[:80]   # in-page anchors or inline data only
+    assert "<link" not in html and "@import" not in html and not re.search(r"url\((?!#)", html)
+
+
+def test_html_has_tables_charts_and_traceability(built):
+    html = built[2].html.read_text()
+    assert html.count("<svg") >= 4                 # histogram, fill ratio, savings, daily, hourly
+    for source in ("sweeps", "scenario_costs", "dark_sweeps", "stats_tests", "units", "run_stages",
+                   "agg_by_hour", "agg_by_size", "agg_by_participant", "agg_by_security", "agg_by_date"):
+        assert f'data-source="{source}"' in html, source
+    assert "SELECT group_id" in html and "FROM scenario_costs" in html
+    assert "a date fits in 40% of the budget" in html and "by-date" in html   # strategy and reason
+    assert "700.00 MiB" in html                     # peak memory of the run
+
+
+def test_failed_unit_rows_are_not_counted(built):
+    html = built[2].html.read_text()
+    assert "9,999" not in html                     # the failed unit's leftover sweep
+    assert "A$9.000" not in html
+
+
+def test_warning_banner_names_problem_units(built):
+    html = built[2].html.read_text()
+    banner = html[html.index('id="unit-warning"'):]
+    banner = banner[:banner.index("</div>")]
+    assert "2 of 5 units are not done" in banner
+    assert "85603 2024-09-03" in banner and "failed" in banner and "Binder Error: boom" in banner
+    assert "110621 2024-09-04" in banner and "pending" in banner
+    assert "units are not done" in built[2].markdown.read_text()
+
+
+def test_no_banner_when_all_done(tmp_path, no_charts):
+    con, settings = make_catalog(tmp_path / "ws", problems=False)
+    r = build_report(con, settings, tmp_path / "out")
+    assert r.html.parent == tmp_path / "out"
+    assert 'id="unit-warning"' not in r.html.read_text()
+    con.close()
+
+
+def test_empty_workspace_raises(tmp_path):
+    settings = resolve(workspace=tmp_path, memory_limit="1GB", threads=1, env={})
+    con = duckdb.connect(str(settings.db_path))
+    ensure_catalog(con)
+    con.execute("INSERT INTO units (security_code, date, status) VALUES (1, DATE '2024-09-02', 'pending')")
+    with pytest.raises(EmptyWorkspace, match=r"nothing to report: no units have been run in .*"
+                                             r"run 'duckpipe ingest' and 'duckpipe run' first"):
+        build_report(con, settings)
+    assert not (tmp_path / "reports" / "report.html").exists()
+    con.close()
+
+
+def test_formatting_for_people():
+    assert fmt(3340, "price") == "A$3.340"
+    assert fmt(3_340_000_000, "money") == "A$3,340,000.00"
+    assert fmt(12.3456, "bps") == "12.35"
+    assert fmt(None, "bps") == "–"
+    assert fmt(BIG_ID, "id") == str(BIG_ID)
+    assert fmt(1234567) == "1,234,567"
+    assert fmt(0.8731, "ratio") == "87.31"
+    assert fmt(3e-7, "pvalue") == "<0.0001"
+    assert col_kind("security_code") == "id" and fmt(110621, col_kind("security_code")) == "110621"
+    assert col_kind("vwap") == "price" and col_kind("savings_bps_unlimited") == "bps"
+    assert col_label("savings_bps_limited_50") == "Savings limited 50 (bps)"
+    assert col_label("mean_arrival_cost_bps") == "Mean arrival cost (bps)"
+    assert col_label("vwap") == "VWAP (A$)" and col_label("time_to_first_fill_s") == "Time to first fill (s)"
+
+
+def test_numbers_in_report(built):
+    html = built[2].html.read_text()
+    assert "A$3.340" in html                       # the BIG_ID sweep's VWAP, from tenths of a cent
+    assert str(BIG_ID) in html                     # order id exact (not through DOUBLE)
+    assert "14.99" in html                         # arrival cost bps, two decimals
+    assert "A$2.84" in html                        # filled_value_aud of the aggregates
+    md = built[2].markdown.read_text()
+    assert "| G1 |" in md and "unlimited" in md and "arrival_cost_bps" in md  # significant test listed
+    assert "fill_ratio | paired_t" not in md       # p_adjusted 0.45 is not significant
+
+
+def test_significant_tests_highlighted(built):
+    html = built[2].html.read_text()
+    stats = html[html.index('data-source="stats_tests"'):]
+    stats = stats[:stats.index("</figure>")]
+    assert stats.count('class="hl"') == 1 and "0.0120" in stats
+
+
+def test_dark_comparison(built):
+    html = built[2].html.read_text()
+    sec = html[html.index('id="dark"'):html.index('id="stats"')]
+    assert "no_contra_in_window" in sec
+    assert "Real versus simulated" in sec and "Arrival cost (bps)" in sec
+    # simulated arrival cost of the set-A sweep: (3336 - 3335) / 3335 * 1e4 = 2.9985 bps
+    assert "3.00" in sec
+    assert "1 without a valid mid" in sec
+
+
+def test_csv_exports_row_counts(built):
+    _, _, r = built
+    by_name = {p.stem: p for p in r.csv_files}
+    for table, (_, keyrows) in AGGS.items():
+        with open(by_name[table], newline="") as fh:
+            assert sum(1 for _ in csv.reader(fh)) == len(keyrows) + 1, table
+    with open(by_name["stats_tests"], newline="") as fh:
+        assert sum(1 for _ in csv.reader(fh)) == 5
+
+
+def test_csv_path_is_quoted_not_concatenated(tmp_path, no_charts):
+    con, settings = make_catalog(tmp_path / "ws")
+    out = tmp_path / "it's here"
+    r = build_report(con, settings, out)
+    assert (out / "csv" / "agg_global.csv").exists() and r.csv_files
+    con.close()
+
+
+def test_performance_report(built):
+    text = built[2].performance.read_text()
+    for needle in ("run-1", "by-date", "analysis", "aggregation", "Slowest units", "memory_limit",
+                   "command line", "1.00 MiB", "700.00 MiB", "p90"):
+        assert needle in text, needle
+    # rows/s of the slowest unit: 2500 rows in 2.5 s
+    assert "1,000" in text
+
+
+def test_units_filter_restricts_results(tmp_path, no_charts):
+    con, settings = make_catalog(tmp_path / "ws")
+    r = build_report(con, settings, tmp_path / "out", units_filter=[(85603, D1)])
+    html = r.html.read_text()
+    groups = html[html.index('id="groups"'):html.index('id="scenarios"')]
+    assert "<td>G3</td>" in groups and "<td>G1</td>" not in groups
+    assert any("units filter" in w for w in r.warnings)
+    con.close()
+
+
+def test_missing_tables_become_warnings(tmp_path, no_charts):
+    con, settings = make_catalog(tmp_path / "ws", problems=False)
+    for t in ("dark_sweeps", "stats_tests", "agg_by_participant", "ts_hourly"):
+        con.execute(f"DROP TABLE {t}")
+    r = build_report(con, settings)
+    assert r.html.exists() and any("dark_sweeps" in w for w in r.warnings)
+    assert "agg_by_participant.csv" not in {p.name for p in r.csv_files}
+    con.close()
+
+
+# ------------------------------------------------------------------ real browser
+
+def _chromium() -> str | None:
+    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p),
+                None)
+
+
+@pytest.mark.browser
+def test_renders_in_headless_chromium(built, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (CI: apt-get install -y chromium)")
+    html = built[2].html
+    shot = tmp_path / "report.png"
+    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'prof'}"]
+    env = dict(os.environ, HOME=str(tmp_path))
+    dom = subprocess.run(base + ["--virtual-time-budget=2000", "--dump-dom", html.as_uri()],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<table") >= 8 and dom.stdout.count("<svg") >= 4
+    assert 'id="unit-warning"' in dom.stdout
+    console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l or "Failed to load" in l
+               or "ERR_FILE_NOT_FOUND" in l or "net::ERR" in l]
+    assert not console, console
+    subprocess.run(base + ["--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",
+                           html.as_uri()], capture_output=True, timeout=120, env=env, check=True)
+    assert shot.stat().st_size > 20_000            # a rendered page, not a blank one
+    if os.environ.get("DUCKPIPE_KEEP_SCREENSHOT"):
+        shutil.copy(shot, os.environ["DUCKPIPE_KEEP_SCREENSHOT"])
