@@ -167,8 +167,8 @@ def _carry_orders(rng: np.random.Generator, day: date, carry: dict, q: dict) -> 
             "t0": t0, "carry": np.ones(n, bool)}
 
 
-def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
-    """Vectorised order lifecycles: event rows, fill events for the trades, and tomorrow's carry."""
+def _plan(rng: np.random.Generator, day: date, o: dict) -> dict[str, np.ndarray]:
+    """Each order's fate (filled / partial / not; on entry, FAK, amended, cancelled, purged, carried)."""
     open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
     N = len(o["oid"])
     etype, q0, tmq0, t0, carry = o["etype"], o["q0"], o["tmq0"], o["t0"], o["carry"]
@@ -211,7 +211,17 @@ def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
     carry_out = open_end & ~carry & (rng.random(N) < carry_p)
     purge = open_end & ~carry_out & (rng.random(N) < 0.15)
     cancel = open_end & ~carry_out & ~purge
-    final_tmq = base + L
+    return dict(locals())
+
+
+def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
+    """Vectorised order lifecycles: event rows, fill events for the trades, and tomorrow's carry."""
+    p = _plan(rng, day, o)
+    N, t0, q0, tmq0, carry, E, base, Q, etype = (p[k] for k in ("N", "t0", "q0", "tmq0", "carry", "E", "base", "Q", "etype"))
+    am_oi, am_t, am_q, n_am, fl_oi, fl_t, fl_q, fl_cum, nf = (
+        p[k] for k in ("am_oi", "am_t", "am_q", "n_am", "fl_oi", "fl_t", "fl_q", "fl_cum", "nf"))
+    full_entry, fak, t_end = p["full_entry"], p["fak"], p["t_end"]
+    final_tmq = base + p["L"]
 
     def block(idx, ts, rank, cr, st, qty, tmq):
         n = len(idx)
@@ -220,7 +230,7 @@ def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
 
     first_cr = np.where(carry, 30, 6)
     ar = np.arange(N)
-    m_e, m_c, m_p = np.flatnonzero(E > 0), np.flatnonzero(cancel), np.flatnonzero(purge)
+    m_e, m_c, m_p = np.flatnonzero(E > 0), np.flatnonzero(p["cancel"]), np.flatnonzero(p["purge"])
     blocks = [
         block(ar, t0, R_FIRST, first_cr, 2, q0, tmq0),  # "incoming"
         block(ar, t0, R_FIRST + 1, first_cr, 1, q0, tmq0),  # "on book", same timestamp
@@ -235,7 +245,7 @@ def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
     fills = {"oi": np.concatenate([m_e, fl_oi]), "ts": np.concatenate([t0[m_e], fl_t]),
              "qty": np.concatenate([E[m_e], fl_q]), "agg": np.concatenate([np.ones(len(m_e), np.int64),
                                                                             np.zeros(len(fl_oi), np.int64)])}
-    c = np.flatnonzero(carry_out)
+    c = np.flatnonzero(p["carry_out"])
     nxt = {"oid": o["oid"][c], "side": o["side"][c], "price": o["price"][c], "etype": etype[c],
            "part": o["part"][c], "q0": Q[c], "tmq0": final_tmq[c]}
     return ev, fills, nxt
@@ -610,6 +620,11 @@ def synth(out: Path, *, securities: int = 3, days: int = 2, orders_per_unit: int
     for name, obj in (("faults.json", fault_list), ("expected.json", expected)):
         nbytes += _write(out / name, [json.dumps(obj, indent=1, sort_keys=True).encode()], False)
         files.append(out / name)
+    written = set(files)
+    stale = sorted(str(f) for t, _ in specs for f in (out / t).iterdir() if f not in written)
+    if stale:
+        log.warning("synth: %s holds %d files this run did not write (e.g. %s): ingest would read them",
+                    out, len(stale), stale[0])
     seconds = time.perf_counter() - t_start
     log.info("synth: %d files, %.1f MB in %.2f s (%.0f MB/s)", len(files), nbytes / 1e6, seconds,
              nbytes / 1e6 / max(seconds, 1e-9))
