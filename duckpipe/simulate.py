@@ -16,7 +16,9 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +71,21 @@ class _SideBook:
         return root
 
 
-def simulate_unit(sweeps: dict[str, list], contras: dict[str, list]) -> UnitResult:
-    """Simulate one unit.
+_INT_MAX = np.iinfo(np.int64).max
 
-    ``sweeps``: order_id, side, window_start, window_end, offered — already in placement order.
-    ``contras``: order_id, side, arrival_ts, arrival_seq, quantity, mid (None when no valid mid).
-    """
-    books: dict[int, _SideBook] = {}
-    for side in (1, 2):
-        idx = [i for i, s in enumerate(contras["side"]) if s == side]
-        idx.sort(key=lambda i: (contras["arrival_ts"][i], _nulls_last(contras["arrival_seq"][i]),
-                                contras["order_id"][i]))
-        books[side] = _SideBook([contras["order_id"][i] for i in idx], [contras["arrival_ts"][i] for i in idx],
-                                [contras["quantity"][i] for i in idx], [contras["mid"][i] for i in idx])
+
+def _contra_order(unit: np.ndarray | None, side: np.ndarray, ts: np.ndarray, seq: np.ndarray,
+                  oid: np.ndarray) -> np.ndarray:
+    """Permutation sorting contras by (unit, side, arrival time, seq nulls last, order id)."""
+    keys = [oid, seq, ts, side] + ([unit] if unit is not None else [])
+    return np.lexsort(keys)
+
+
+def _walk(sw: dict[str, list], books: dict[int, _SideBook]) -> UnitResult:
+    """The sequential pass over sweeps in placement order against the per-side books."""
     out = UnitResult()
-    for sid, side, ws, we, offered in zip(sweeps["order_id"], sweeps["side"], sweeps["window_start"],
-                                          sweeps["window_end"], sweeps["offered"]):
+    for sid, side, ws, we, offered in zip(sw["order_id"], sw["side"], sw["window_start"],
+                                          sw["window_end"], sw["offered"]):
         if offered is None or offered <= 0:
             out.reasons.append(NOTHING_OFFERED)
             continue
@@ -116,57 +117,87 @@ def simulate_unit(sweeps: dict[str, list], contras: dict[str, list]) -> UnitResu
     return out
 
 
-def _column(table: pa.Table, name: str) -> list[Any]:
-    return table.column(name).to_pylist()
+def _books(side: np.ndarray, ts: np.ndarray, qty: np.ndarray, mid: np.ndarray, oid: np.ndarray
+           ) -> dict[int, _SideBook]:
+    """Per-side books from contra arrays already sorted by (side, time, seq, id)."""
+    books = {}
+    for s in (1, 2):
+        lo, hi = np.searchsorted(side, s, "left"), np.searchsorted(side, s, "right")
+        mids = [None if m != m else m for m in mid[lo:hi].tolist()]
+        books[s] = _SideBook(oid[lo:hi].tolist(), ts[lo:hi].tolist(), qty[lo:hi].tolist(), mids)
+    return books
+
+
+def simulate_unit(sweeps: dict[str, list], contras: dict[str, list]) -> UnitResult:
+    """Simulate one unit.
+
+    ``sweeps``: order_id, side, window_start, window_end, offered — already in placement order.
+    ``contras``: order_id, side, arrival_ts, arrival_seq (None sorts last), quantity, mid (None
+    when no valid mid), in any order.
+    """
+    side = np.array(contras["side"], dtype=np.int64)
+    ts = np.array(contras["arrival_ts"], dtype=np.int64)
+    seq = np.array([_INT_MAX if v is None else v for v in contras["arrival_seq"]], dtype=np.int64)
+    oid = np.array(contras["order_id"], dtype=np.uint64)
+    qty = np.array(contras["quantity"], dtype=np.int64)
+    mid = np.array([np.nan if v is None else v for v in contras["mid"]], dtype=np.float64)
+    o = _contra_order(None, side, ts, seq, oid)
+    return _walk(sweeps, _books(side[o], ts[o], qty[o], mid[o], oid[o]))
+
+
+def _np(table: pa.Table, name: str, dtype: Any, null: Any) -> np.ndarray:
+    col = table.column(name)
+    if col.null_count:
+        col = pc.fill_null(col, null)
+    return col.to_numpy().astype(dtype, copy=False)
 
 
 def simulate_batch(sweeps: pa.Table, contras: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """Run :func:`simulate_unit` for every unit of a batch (split by ``unit_idx``).
+    """Run the simulation for every unit of a batch (split by ``unit_idx``).
 
     Sweeps are sorted into placement order (post-entry ts, seq, order id) here, because temp
     tables keep no insertion order under ``preserve_insertion_order = false``.
     Returns (matches, outcomes) Arrow tables with MATCH_SCHEMA / OUTCOME_SCHEMA.
     """
-    sw = {c: _column(sweeps, c) for c in sweeps.column_names}
-    ct = {c: _column(contras, c) for c in contras.column_names}
-    sw_order = sorted(range(len(sw["order_id"])), key=lambda i: (
-        sw["unit_idx"][i], sw["post_entry_ts"][i], _nulls_last(sw["post_entry_seq"][i]), sw["order_id"][i]))
-    ct_by_unit: dict[int, list[int]] = {}
-    for i, u in enumerate(ct["unit_idx"]):
-        ct_by_unit.setdefault(u, []).append(i)
-    sw_by_unit: dict[int, list[int]] = {}
-    for i in sw_order:
-        sw_by_unit.setdefault(sw["unit_idx"][i], []).append(i)
+    s_unit = _np(sweeps, "unit_idx", np.int64, -1)
+    s_ord = np.lexsort([_np(sweeps, "order_id", np.uint64, 0), _np(sweeps, "post_entry_seq", np.int64, _INT_MAX),
+                        _np(sweeps, "post_entry_ts", np.int64, _INT_MAX), s_unit])
+    sw = {k: _np(sweeps, k, dt, nul)[s_ord]
+          for k, dt, nul in (("unit_idx", np.int64, -1), ("order_id", np.uint64, 0), ("side", np.int64, 0),
+                             ("window_start", np.int64, _INT_MAX), ("window_end", np.int64, -_INT_MAX),
+                             ("offered", np.int64, 0))}
+    c_unit = _np(contras, "unit_idx", np.int64, -1)
+    c_side = _np(contras, "side", np.int64, 0)
+    c_ts = _np(contras, "arrival_ts", np.int64, _INT_MAX)
+    c_oid = _np(contras, "order_id", np.uint64, 0)
+    c_ord = _contra_order(c_unit, c_side, c_ts, _np(contras, "arrival_seq", np.int64, _INT_MAX), c_oid)
+    c_unit, c_side, c_ts, c_oid = c_unit[c_ord], c_side[c_ord], c_ts[c_ord], c_oid[c_ord]
+    c_qty = _np(contras, "quantity", np.int64, 0)[c_ord]
+    c_mid = _np(contras, "mid", np.float64, np.nan)[c_ord]
 
     m_cols: dict[str, list] = {f.name: [] for f in MATCH_SCHEMA}
     o_cols: dict[str, list] = {f.name: [] for f in OUTCOME_SCHEMA}
-    for unit, rows in sw_by_unit.items():
-        crow = ct_by_unit.get(unit, [])
-        res = simulate_unit(
-            {k: [sw[k][i] for i in rows] for k in ("order_id", "side", "window_start", "window_end", "offered")},
-            {k: [ct[k][i] for i in crow] for k in ("order_id", "side", "arrival_ts", "arrival_seq", "quantity", "mid")},
-        )
+    for unit in np.unique(sw["unit_idx"]).tolist():
+        a, b = np.searchsorted(sw["unit_idx"], unit, "left"), np.searchsorted(sw["unit_idx"], unit, "right")
+        ca, cb = np.searchsorted(c_unit, unit, "left"), np.searchsorted(c_unit, unit, "right")
+        unit_sw = {k: v[a:b].tolist() for k, v in sw.items()}
+        res = _walk(unit_sw, _books(c_side[ca:cb], c_ts[ca:cb], c_qty[ca:cb], c_mid[ca:cb], c_oid[ca:cb]))
         m_cols["unit_idx"].extend([unit] * len(res.sweep_ids))
         m_cols["sweep_order_id"].extend(res.sweep_ids)
         m_cols["contra_order_id"].extend(res.contra_ids)
         m_cols["match_no"].extend(res.match_no)
         m_cols["match_ts"].extend(res.match_ts)
         m_cols["quantity"].extend(res.quantity)
-        m_cols["price"].extend(None if p is None or p != p else p for p in res.price)
-        o_cols["unit_idx"].extend([unit] * len(rows))
-        o_cols["order_id"].extend(sw["order_id"][i] for i in rows)
-        o_cols["placement_no"].extend(range(1, len(rows) + 1))
-        o_cols["offered"].extend(sw["offered"][i] for i in rows)
+        m_cols["price"].extend(res.price)
+        o_cols["unit_idx"].extend(unit_sw["unit_idx"])
+        o_cols["order_id"].extend(unit_sw["order_id"])
+        o_cols["placement_no"].extend(range(1, b - a + 1))
+        o_cols["offered"].extend(unit_sw["offered"])
         o_cols["reason"].extend(res.reasons)
     matches = pa.table({k: pa.array(v, type=MATCH_SCHEMA.field(k).type) for k, v in m_cols.items()})
     outcomes = pa.table({k: pa.array(v, type=OUTCOME_SCHEMA.field(k).type) for k, v in o_cols.items()})
-    log.debug("dark simulation: %d sweeps, %d contras, %d matches", len(sw_order), len(ct["order_id"]),
-              matches.num_rows)
+    log.debug("dark simulation: %d sweeps, %d contras, %d matches", len(s_ord), len(c_ord), matches.num_rows)
     return matches, outcomes
-
-
-def _nulls_last(v: int | None) -> tuple[int, int]:
-    return (1, 0) if v is None else (0, v)
 
 
 __all__ = ["simulate_unit", "simulate_batch", "UnitResult", "NOTHING_OFFERED", "NO_CONTRA", "EXHAUSTED",
