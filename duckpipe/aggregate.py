@@ -1,7 +1,8 @@
 """Post-run aggregates (SPEC §5.9): agg_* and ts_* tables over the units that are done.
 
-Every aggregate is the same query grouped by different key columns, so one template
-(``sql/aggregate/build.sql``) renders them all; ``AGGREGATES`` is the only place that names the
+Every aggregate is the same query grouped by different key columns: ``010_facts.sql`` gathers
+the rows of done units once (a TEMP table, so the joins are not repeated eight times) and
+``020_group.sql`` renders one table per entry of ``AGGREGATES``, the only place that names the
 tables and their keys. Each table is rebuilt with CREATE OR REPLACE inside one transaction, so a
 reader sees either all the old aggregates or all the new ones. Only units with status 'done'
 count: a failed or half-written unit never leaks into a total.
@@ -20,7 +21,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = "aggregate/build.sql"
+AGGREGATE_TEMPLATES: list[str] = ["aggregate/010_facts.sql", "aggregate/020_group.sql"]
 
 # table -> key columns (in the per-unit result tables); [] is the one-row global summary.
 AGGREGATES: dict[str, list[str]] = {
@@ -42,10 +43,13 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
     """
     scenarios, params = scenario_columns(settings.scenarios)
     rows: dict[str, int] = {}
+    facts, group = AGGREGATE_TEMPLATES
     with own_transaction(con):
+        run_script(con, facts)
         for table, keys in AGGREGATES.items():
-            run_script(con, TEMPLATE, params, table=table, keys=keys, scenarios=scenarios)
+            run_script(con, group, params, table=table, keys=keys, scenarios=scenarios)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
+        con.execute("DROP TABLE IF EXISTS agg_facts")
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
     return rows
 
