@@ -278,68 +278,72 @@ def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict) -> dict[st
     }
 
 
-def _trades(rng: np.random.Generator, day: date, o: dict, fills: dict, q: dict, id_base: int,
-            mg_base: int) -> dict[str, np.ndarray]:
-    """Trade rows (two per match group) for the Centre Point fills plus lit, auction and reports."""
-    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+def _fill_trades(rng: np.random.Generator, o: dict, fills: dict, q: dict, id_base: int) -> tuple:
+    """Match groups of the file's order fills: one to a few per fill event, at the touch or mid."""
     N, F = len(o["oid"]), len(fills["oi"])
     etype = o["etype"][fills["oi"]]
     lit, cp = etype == 0, ((etype & 2048) == 0) & (etype != 0)
     all_one = (rng.random(N) < 0.6)[fills["oi"]]  # many sweeps fill only on dealsource 1: qualifying
+    mixed = rng.choice([1, 44, 47, 46, 48], F, p=[0.45, 0.25, 0.2, 0.05, 0.05])
     ds_f = np.where(lit, rng.choice([1, 44], F, p=[0.8, 0.2]),
-                    np.where(cp, rng.choice([47, 46, 48], F, p=[0.8, 0.12, 0.08]),
-                             np.where(all_one, 1, rng.choice([1, 44, 47, 46, 48], F, p=[0.45, 0.25, 0.2, 0.05, 0.05]))))
+                    np.where(cp, rng.choice([47, 46, 48], F, p=[0.8, 0.12, 0.08]), np.where(all_one, 1, mixed)))
     m = np.minimum(np.where(fills["agg"] == 1, 1 + (rng.random(F) < 0.35) * rng.integers(1, 6, F),
                             1 + (rng.random(F) < 0.1)), fills["qty"])
     g_oi = np.repeat(fills["oi"], m)
-    ts, qty, agg, ds = np.repeat(fills["ts"], m), _split(rng, fills["qty"], m), np.repeat(fills["agg"], m), np.repeat(ds_f, m)
-    G = len(g_oi)
+    ts, qty = np.repeat(fills["ts"], m), _split(rng, fills["qty"], m)
+    agg, ds = np.repeat(fills["agg"], m), np.repeat(ds_f, m)
     i = _at(q["ts"], ts)
     b, a = q["tb"][i], q["to"][i]
     buy = o["side"][g_oi] == 1
     price = np.where(np.isin(ds, [1, 44]), np.where(buy == (agg == 1), a, b), (b + a) // 2)
-    cp_id, cpty = o["oid"][g_oi], id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, G)
-    cp_part, cpty_part = o["part"][g_oi], rng.choice(PARTICIPANTS, G, p=PART_P)
-    groups = [(ts, ds, price, qty, np.where(buy, cp_id, cpty), np.where(buy, cpty, cp_id),
-               np.where(buy, cp_part, cpty_part), np.where(buy, cpty_part, cp_part),
-               np.where(buy, agg, 1 - agg), np.where(buy, 1 - agg, agg))]
-    # trades not involving the file's Centre Point orders: lit, opening auction, trade reports
+    cp_id, cpty = o["oid"][g_oi], id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, len(g_oi))
+    cp_part, cpty_part = o["part"][g_oi], rng.choice(PARTICIPANTS, len(g_oi), p=PART_P)
+    return (ts, ds, price, qty, np.where(buy, cp_id, cpty), np.where(buy, cpty, cp_id),
+            np.where(buy, cp_part, cpty_part), np.where(buy, cpty_part, cp_part),
+            np.where(buy, agg, 1 - agg), np.where(buy, 1 - agg, agg))
+
+
+def _market_trades(rng: np.random.Generator, day: date, q: dict, N: int, id_base: int) -> list[tuple]:
+    """Match groups not involving the file's orders: continuous lit, opening auction, trade reports."""
+    open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
+    cpty = lambda shape: id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, shape)  # noqa: E731
     n_lit, n_auc, n_rep = N * 3 // 10 + 1, max(5, N // 100), max(2, N // 20)
     t = rng.integers(open_, close, n_lit)
     i = _at(q["ts"], t)
     aggr = rng.integers(0, 2, n_lit)
-    ids = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, (2, n_lit))
-    parts = rng.choice(PARTICIPANTS, (2, n_lit), p=PART_P)
-    groups.append((t, rng.choice([1, 44], n_lit, p=[0.8, 0.2]), np.where(aggr == 1, q["to"][i], q["tb"][i]),
-                   rng.lognormal(5, 1.2, n_lit).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], aggr, 1 - aggr))
+    ids, parts = cpty((2, n_lit)), rng.choice(PARTICIPANTS, (2, n_lit), p=PART_P)
+    lit = (t, rng.choice([1, 44], n_lit, p=[0.8, 0.2]), np.where(aggr == 1, q["to"][i], q["tb"][i]),
+           rng.lognormal(5, 1.2, n_lit).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], aggr, 1 - aggr)
     t = np.full(n_auc, open_ + int(rng.integers(0, 60 * NS)))
     mid = (q["tb"][0] + q["to"][0]) // 2 // TICK * TICK
-    ids = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, (2, n_auc))
-    parts = rng.choice(PARTICIPANTS, (2, n_auc), p=PART_P)
-    zeros = np.zeros(n_auc, np.int64)
-    groups.append((t, rng.choice([20, 45], n_auc, p=[0.95, 0.05]), np.full(n_auc, mid),
-                   rng.lognormal(6, 1.5, n_auc).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], zeros, zeros))
+    ids, parts, zeros = cpty((2, n_auc)), rng.choice(PARTICIPANTS, (2, n_auc), p=PART_P), np.zeros(n_auc, np.int64)
+    auction = (t, rng.choice([20, 45], n_auc, p=[0.95, 0.05]), np.full(n_auc, mid),
+               rng.lognormal(6, 1.5, n_auc).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], zeros, zeros)
     t = rng.integers(open_, close, n_rep)
     i = _at(q["ts"], t)
-    rid, rpart, zeros = id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, n_rep), rng.choice(PARTICIPANTS, n_rep), np.zeros(n_rep, np.int64)
-    groups.append((t, np.full(n_rep, 5), (q["tb"][i] + q["to"][i]) // 2, rng.lognormal(5, 1.5, n_rep).astype(np.int64) + 1,
-                   rid, rid, rpart, rpart, zeros, zeros))
+    rid, rpart, zeros = cpty(n_rep), rng.choice(PARTICIPANTS, n_rep), np.zeros(n_rep, np.int64)
+    report = (t, np.full(n_rep, 5), (q["tb"][i] + q["to"][i]) // 2, rng.lognormal(5, 1.5, n_rep).astype(np.int64) + 1,
+              rid, rid, rpart, rpart, zeros, zeros)  # same order id on both rows
+    return [lit, auction, report]
+
+
+def _trade_rows(rng: np.random.Generator, groups: list[tuple], q: dict, mg_base: int) -> dict[str, np.ndarray]:
+    """Two rows per match group (buy, then sell), groups in time order with increasing ids."""
     ts, ds, price, qty, b_id, s_id, b_part, s_part, b_agg, s_agg = (np.concatenate(c) for c in zip(*groups))
     order = np.argsort(ts, kind="stable")
     ts, ds, price, qty = ts[order], ds[order], price[order], qty[order]
     G = len(ts)
     i = _at(q["ts"], ts)
-    two = lambda x, y: np.stack((x, y), axis=1).ravel()  # noqa: E731  buy row, then sell row
+    two = lambda x, y: np.stack((x[order], y[order]), axis=1).ravel()  # noqa: E731
     dup = lambda v: np.repeat(v, 2)  # noqa: E731
     ds2 = dup(ds)
     return {
-        "tradetime": dup(ts),
-        "orderid": two(b_id[order], s_id[order]), "dealsource": ds2,
+        "tradetime": dup(ts), "orderid": two(b_id, s_id), "dealsource": ds2,
         "dealsourcedecoded": np.searchsorted(DS_CODES, ds2), "exchangeinfo": (ds2 == 5).astype(np.int64),
         "matchgroupid": dup(mg_base + np.cumsum(rng.integers(1, 3, G))),
         "nationalbidpricesnapshot": dup(q["tb"][i]), "nationalofferpricesnapshot": dup(q["to"][i]),
         "tradeprice": dup(price), "quantity": dup(qty), "side": np.tile([1, 2], G), "sidedecoded": np.tile([0, 1], G),
-        "participantid": two(b_part[order], s_part[order]), "passiveaggressive": two(b_agg[order], s_agg[order]),
+        "participantid": two(b_part, s_part), "passiveaggressive": two(b_agg, s_agg),
     }
 
 
@@ -386,8 +390,9 @@ def _unit(seed: int, di: int, si: int, n_sec: int, day: date, n: int, state: dic
     new, old = _new_orders(rng, day, n, id_base, q), _carry_orders(rng, day, state["carry"][si], q)
     o = {k: np.concatenate([new[k], old[k]]) for k in new}
     ev, fills, state["carry"][si] = _lifecycles(rng, day, o, sydney_ns(day, 18, 50) + 1_987_029)
-    rows = (_order_rows(rng, o, ev, q), _trades(rng, day, o, fills, q, id_base, MATCH_BASE + unit * UNIT_STRIDE),
-            _nbbo_rows(q))
+    orders = _order_rows(rng, o, ev, q)
+    groups = [_fill_trades(rng, o, fills, q, id_base)] + _market_trades(rng, day, q, len(o["oid"]), id_base)
+    rows = (orders, _trade_rows(rng, groups, q, MATCH_BASE + unit * UNIT_STRIDE), _nbbo_rows(q))
     for r in rows:
         k = len(next(iter(r.values())))
         r["_sec"], r["_pos"] = np.full(k, si), np.arange(k)
