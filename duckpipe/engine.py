@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import duckdb
+import pyarrow as pa
 
 from . import db, pipelines, store
 from .executor import BatchJob, BatchOutput
@@ -130,15 +131,21 @@ class Engine:
                         s.memory_limit, s.threads, str(s.temp_dir))
 
     def mark_running(self, units: list[Unit]) -> None:
-        self.con.executemany(
-            "UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = ?"
-            " WHERE security_code = ? AND date = ?", [(self.run_id, *u.key) for u in units])
+        """Evidence for the next start: units left ``running`` by a dead process count as failed."""
+        if units:
+            self.con.executemany(
+                "UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = ?"
+                " WHERE security_code = ? AND date = ?", [(self.run_id, *u.key) for u in units])
 
-    def commit(self, units: list[Unit], out: BatchOutput, signatures: dict, batch_id: int) -> None:
-        """Results and checkpoint rows of a batch in one transaction (the exactly-once point)."""
+    def commit(self, units: list[Unit], out: BatchOutput, signatures: dict, batch_id: int,
+               next_units: list[Unit]) -> None:
+        """Results and checkpoint rows of a batch in one transaction (the exactly-once point).
+
+        The same transaction marks the next batch ``running``, so a batch costs one commit.
+        """
         con = self.con
-        con.execute("CREATE OR REPLACE TEMP TABLE _commit_units (security_code INTEGER, date DATE)")
-        con.executemany("INSERT INTO _commit_units VALUES (?, ?)", [u.key for u in units])
+        con.register("_commit_units", pa.table({"security_code": pa.array([u.security_code for u in units], pa.int32()),
+                                                "date": pa.array([u.date for u in units], pa.date32())}))
         per_unit_s = out.seconds / max(1, len(units))
         with db.transaction(con):
             for table in self.pipe.result_tables:
@@ -158,6 +165,8 @@ class Engine:
                 " WHERE security_code = ? AND date = ?",
                 [(signatures.get(u.key), per_unit_s, out.rows_per_unit.get(u.key, 0), self.run_id, batch_id, *u.key)
                  for u in units])
+            self.mark_running(next_units)
+        con.unregister("_commit_units")
 
     def mark_failed(self, unit: Unit, error: str) -> None:
         self.con.execute(
@@ -167,12 +176,11 @@ class Engine:
         self.failed.append((unit, error))
         log.error("unit %s failed: %s", unit, error)
 
-    def run_batch(self, batch_id: int, units: list[Unit], signatures: dict) -> int:
-        """Compute and commit one batch; on error retry unit by unit. Returns result rows."""
-        self.mark_running(units)
+    def run_batch(self, batch_id: int, units: list[Unit], signatures: dict, next_units: list[Unit]) -> int:
+        """Compute and commit one batch (its units already marked running); on error retry unit by unit."""
         try:
             out = self.executor.compute(self.job(batch_id, units))
-            self.commit(units, out, signatures, batch_id)
+            self.commit(units, out, signatures, batch_id, next_units)
             self.done += len(units)
             return sum(out.rows_per_unit.values())
         except (KeyboardInterrupt, SystemExit):
@@ -180,9 +188,11 @@ class Engine:
         except Exception as exc:   # noqa: BLE001 - a batch may fail for any reason; retry per unit
             if len(units) == 1:
                 self.mark_failed(units[0], _error_text(exc))
+                self.mark_running(next_units)
                 return 0
             log.warning("batch %d failed (%s); retrying its %d units one by one", batch_id, exc, len(units))
-            return sum(self.run_batch(batch_id, [u], signatures) for u in units)
+            singles = [[u] for u in units] + [next_units]
+            return sum(self.run_batch(batch_id, singles[k], signatures, singles[k + 1]) for k in range(len(units)))
 
     def reset_running(self) -> None:
         """After Ctrl-C: the batch in flight was rolled back, so its units are pending again."""
@@ -197,11 +207,13 @@ class Engine:
         display = Display(total_units, quiet=self.quiet)
         rows, t0 = 0, time.perf_counter()
         self.guards.on_pause = lambda reason: self._paused(reason, display)
+        batches = plan_.batches
+        self.mark_running(batches[0] if batches else [])
         try:
-            for i, batch in enumerate(plan_.batches, 1):
-                st.current = f"batch {i}/{len(plan_.batches)}: {batch[0]}" + (f" +{len(batch) - 1}" if len(batch) > 1 else "")
-                self.status_file.write(st)
-                rows += self.run_batch(i, batch, signatures)
+            for i, batch in enumerate(batches, 1):
+                st.current = f"batch {i}/{len(batches)}: {batch[0]}" + (f" +{len(batch) - 1}" if len(batch) > 1 else "")
+                self.status_file.write(st, throttle=True)
+                rows += self.run_batch(i, batch, signatures, batches[i] if i < len(batches) else [])
                 elapsed = time.perf_counter() - t0
                 st.batches_done, st.units_done, st.units_failed, st.rows = i, self.done, len(self.failed), rows
                 st.rows_per_s = rows / elapsed if elapsed else 0.0
@@ -209,7 +221,7 @@ class Engine:
                 st.eta_s = elapsed / finished * (total_units - finished) if finished else None
                 st.rss_bytes = self.sampler.peak if self.sampler else own_tree_rss()
                 st.cpu_percent = _cpu()
-                self.status_file.write(st)
+                self.status_file.write(st, throttle=i < len(batches))
                 display.update(st)
                 if i < len(plan_.batches):
                     self.guards.between_batches()

@@ -54,11 +54,14 @@ def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]
     return counts
 
 
-def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob) -> BatchOutput:
-    """Create the store views for the job's files on ``con`` and run the pipeline."""
+def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | None = None) -> BatchOutput:
+    """Create the store views for the job's files on ``con`` (unless they are already those) and run."""
     from .store import create_views   # the store module belongs to ingest
     start = time.perf_counter()
-    create_views(con, job.files)
+    if views_for is None or views_for.get("files") != job.files:
+        create_views(con, job.files)
+        if views_for is not None:
+            views_for["files"] = job.files
     pipe = pipelines.get(job.pipeline)
     tables = pipe.compute(con, list(job.units), job.params, job.scenarios)
     missing = [t for t in pipe.result_tables if t not in tables]
@@ -85,9 +88,10 @@ class LocalExecutor:
     def __init__(self, memory_limit: str, threads: int, temp_dir: Path):
         self.con = duckdb.connect(":memory:")
         configure(self.con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+        self._views: dict = {}     # consecutive batches of one date reuse the views
 
     def compute(self, job: BatchJob) -> BatchOutput:
-        return compute_on(self.con, job)
+        return compute_on(self.con, job, self._views)
 
     def interrupt(self) -> None:
         self.con.interrupt()

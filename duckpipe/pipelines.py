@@ -39,8 +39,11 @@ class Pipeline:
 
 def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date]]) -> None:
     """The batch's units as a temp table ``_batch_units`` (templates join on it)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _batch_units (security_code INTEGER, date DATE)")
-    con.executemany("INSERT INTO _batch_units VALUES (?, ?)", units)
+    arrow = pa.table({"security_code": pa.array([int(s) for s, _ in units], pa.int32()),
+                      "date": pa.array([d for _, d in units], pa.date32())})
+    con.register("_batch_units_arrow", arrow)
+    con.execute("CREATE OR REPLACE TEMP TABLE _batch_units AS SELECT * FROM _batch_units_arrow")
+    con.unregister("_batch_units_arrow")
 
 
 def _counts_compute(con, units, params, scenarios) -> dict[str, pa.Table]:

@@ -87,10 +87,17 @@ class RunStatus:
 
 
 class StatusFile:
-    def __init__(self, workspace: Path):
+    def __init__(self, workspace: Path, min_interval_s: float = 0.5):
         self.path = workspace / STATUS_NAME
+        self.min_interval_s = min_interval_s
+        self._last = 0.0
 
-    def write(self, status: RunStatus) -> None:
+    def write(self, status: RunStatus, throttle: bool = False) -> None:
+        """Replace the file atomically; with ``throttle``, at most every ``min_interval_s``."""
+        now = time.monotonic()
+        if throttle and now - self._last < self.min_interval_s:
+            return
+        self._last = now
         status.updated_at = time.time()
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(asdict(status)))
@@ -112,6 +119,7 @@ class GuardConfig:
     cool_every: int = 0            # batches; 0 = off
     cool_seconds: float = 0.0
     poll_s: float = 5.0
+    check_every_s: float = 1.0     # sample CPU and memory at most this often (psutil is not free)
 
 
 class Guards:
@@ -122,6 +130,7 @@ class Guards:
         self.cfg, self.on_pause, self.clock, self.sleep = cfg, on_pause, clock, sleep
         self._high_since: float | None = None
         self._batches = 0
+        self._checked = float("-inf")
         self.pauses: list[tuple[str, float]] = []
         psutil.cpu_percent(None)
         self._own = psutil.Process()
@@ -146,11 +155,14 @@ class Guards:
     def between_batches(self) -> None:
         self._batches += 1
         cfg = self.cfg
+        now = self.clock()
+        if not (cfg.cool_every and self._batches % cfg.cool_every == 0) and now - self._checked < cfg.check_every_s:
+            return
+        self._checked = now
         if cfg.cool_every and self._batches % cfg.cool_every == 0 and cfg.cool_seconds > 0:
             self._pause(f"cooling break every {cfg.cool_every} batches", lambda: False, cfg.cool_seconds)
         if self.memory_short():
             self._pause("available memory under 10%", self.memory_short, None)
-        now = self.clock()
         if self.other_cpu() > cfg.max_cpu:
             self._high_since = self._high_since if self._high_since is not None else now
             if now - self._high_since >= cfg.sustain_s:
