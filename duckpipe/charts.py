@@ -65,7 +65,7 @@ def cost_histogram(bins: dict[str, list[int]], lo: float, hi: float) -> str:
     if not bins or not any(sum(v) for v in bins.values()):
         return ""
     with plt.rc_context(_RC):
-        fig, ax = _figure()
+        fig, ax = _figure(12.5, 3.6)
         n = max(len(v) for v in bins.values())
         width = (hi - lo) / n if hi > lo else 1.0
         edges = [lo + i * width for i in range(n)]
@@ -78,7 +78,7 @@ def cost_histogram(bins: dict[str, list[int]], lo: float, hi: float) -> str:
         ax.axvline(0, color=PALETTE["text"], linewidth=0.8, linestyle=":")
         ax.set_xlabel("Arrival cost (bps; positive = worse for the trader; 1st–99th pct range)")
         ax.set_ylabel("Sweeps")
-        ax.legend(loc="upper right")
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
         return _to_svg(fig)
 
 
@@ -144,7 +144,7 @@ def daily_series(days: Sequence[date], bars: Sequence[float | None], bar_label: 
             ax2.spines["right"].set_visible(True)
             h1, l1 = ax.get_legend_handles_labels()
             h2, l2 = ax2.get_legend_handles_labels()
-            ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
+            ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8)
         return _to_svg(fig)
 
 

@@ -93,6 +93,8 @@ def col_kind(col: str) -> str:
         return "seconds"
     if "ratio" in c or c.endswith("_share"):
         return "ratio"
+    if c.endswith(("sweeps", "orders", "matches", "_count", "_costed")) or c in ("n", "rows", "units"):
+        return "number"
     if "vwap" in c or "price" in c or c.endswith("_mid") or c == "mid":
         return "price"
     if c.endswith("value") or c.endswith("cost") or c.endswith("savings"):
@@ -118,6 +120,8 @@ def col_label(col: str) -> str:
     words = [_WORDS.get(w, w) for w in base.split("_") if w]
     text = " ".join(words) or col
     text = text[0].upper() + text[1:]
+    if kind == "rate":
+        return f"{text} per second"
     unit = _UNIT.get(kind)
     return f"{text} ({unit})" if unit else text
 
@@ -136,12 +140,10 @@ def fmt(value: Any, kind: str = "number") -> str:
         return value
     if kind == "id":
         return str(value)
-    if kind == "price":
-        return f"A${value / 1000:,.3f}"
-    if kind == "money":
-        return f"A${value / 1000:,.2f}"
-    if kind == "aud":
-        return f"A${value:,.2f}"
+    if kind in ("price", "money", "aud"):     # sign before the currency: −A$2.50
+        amount = value / 1000 if kind != "aud" else value
+        text = f"A${abs(amount):,.{3 if kind == 'price' else 2}f}"
+        return "−" + text if amount < 0 and text.strip("A$0.,") else text
     if kind == "bps":
         return f"{value:,.2f}"
     if kind == "ratio":
@@ -263,7 +265,7 @@ class Sections:
         join = ("JOIN report_filter f ON f.security_code = u.security_code AND f.date = u.date"
                 if filtered else "")
         cols, rows = query(self.con, "SELECT u.security_code, u.date, u.status, u.attempts, u.duration_s, "
-                           "u.rows, u.finished_at, u.run_id, u.error FROM units u " + join +
+                           "u.rows, u.finished_at, u.run_id, left(u.error, 200) AS error FROM units u " + join +
                            " ORDER BY u.date, u.security_code")
         self.ctx["units_table"] = make_table(
             "Units", "units", "SELECT * FROM units ORDER BY date, security_code", cols, rows,
@@ -376,7 +378,7 @@ class Sections:
         self.ctx["tables"]["top_sweeps"] = make_table(
             "Costliest sweeps (trace them to orders and trades)", "sweeps",
             "SELECT * FROM sweeps ORDER BY arrival_cost_bps DESC NULLS LAST LIMIT 10", cols, rows,
-            note="Side 1 buy, 2 sell. Query orders/trades with the security, date and order id.")
+            note="Query orders/trades with the security, date and order id.")
 
     def stats(self) -> None:
         cols, rows = select_all(self.con, "stats_tests")
@@ -389,31 +391,41 @@ class Sections:
         rows = sorted(([r[i] for i in idx] for r in rows),
                       key=lambda r: (r[0] != "global", str(r[0]), str(r[1]), str(r[2]), str(r[3])))
         sig = lambda r: r.get("p_adjusted") is not None and r["p_adjusted"] < 0.05  # noqa: E731
-        glob = [r for r in rows if r[0] == "global"]
-        other = [r for r in rows if r[0] != "global"]
-        src_sql = "SELECT * FROM stats_tests ORDER BY scope, segment, metric, test"
-        self.ctx["tables"]["stats_global"] = make_table(
-            "Global tests", "stats_tests", src_sql.replace("ORDER", "WHERE scope = 'global' ORDER"),
-            wanted, glob, highlight=sig,
-            note="p adjusted by Benjamini-Hochberg over all tests of the run; shaded rows: p_adj < 0.05.")
-        if other:
-            self.ctx["tables"]["stats_other"] = make_table(
-                "Per-security tests", "stats_tests", src_sql, wanted, other, highlight=sig, limit=200)
+        seg = wanted.index("segment") if "segment" in wanted else None
+        main = [r for r in rows if r[0] == "global" and (seg is None or r[seg] in ("all", None))]
+        parts = [("stats_global", "Global tests, all sweeps", main, "scope = 'global' AND segment = 'all'"),
+                 ("stats_segments", "Global tests by segment (group, size bucket)",
+                  [r for r in rows if r[0] == "global" and r not in main], "scope = 'global' AND segment <> 'all'"),
+                 ("stats_other", "Per-security tests", [r for r in rows if r[0] != "global"], "scope <> 'global'")]
+        for key, title, part, where in parts:
+            if part or key == "stats_global":
+                self.ctx["tables"][key] = make_table(
+                    title, "stats_tests", f"SELECT * FROM stats_tests WHERE {where} ORDER BY metric, test",
+                    wanted, part, highlight=sig, limit=300,
+                    note="p adjusted by Benjamini-Hochberg over all tests of the run; shaded rows: "
+                         "p_adjusted < 0.05." if key == "stats_global" else "")
         self.ctx["significant"] = [dict(zip(wanted, r)) for r in rows if sig(dict(zip(wanted, r)))]
         self.ctx["tests_total"] = len(rows)
 
     def extended(self) -> None:
         cols, rows = select_all(self.con, "agg_global")
-        if rows:
+        if rows:    # one wide row: show it as measure/value pairs, two pairs a line
+            pairs = [[col_label(c), fmt(v, col_kind(c))] for c, v in zip(cols, rows[0])]
+            half = (len(pairs) + 1) // 2
+            lines = [a + (pairs[half + i] if half + i < len(pairs) else ["", ""]) for i, a in enumerate(pairs[:half])]
             self.ctx["tables"]["agg_global"] = Table(
-                "Global summary", "agg_global", "SELECT * FROM agg_global", ["Measure", "Value"],
-                [[col_label(c), fmt(v, col_kind(c))] for c, v in zip(cols, rows[0])], [False, True])
+                "Global summary", "agg_global", "SELECT * FROM agg_global", ["Measure", "Value"] * 2,
+                lines, [False, True, False, True])
         for table, title in EXTENDED:
             cols = table_columns(self.con, table)
             if not cols:
                 continue
             many = table in ("agg_by_participant", "agg_by_security")
             cols, rows = select_all(self.con, table, "sweeps" if many else "")
+            if table == "agg_by_size" and "size_bucket" in cols:
+                rows = sorted(rows, key=lambda r: bucket_key(r[cols.index("size_bucket")]))
+            keep = [i for i, c in enumerate(cols) if not c.endswith("_idx")]   # sort helpers
+            cols, rows = [cols[i] for i in keep], [[r[i] for i in keep] for r in rows]
             self.ctx["extended"].append(make_table(
                 title, table, f"SELECT * FROM {table}" + (" ORDER BY sweeps DESC" if many else ""),
                 cols, rows, limit=MAX_ROWS if many else 200,
@@ -479,6 +491,14 @@ def apply_statuses(rows: list[tuple], statuses: dict[tuple[int, date], str], fil
     return sorted(out, key=lambda r: (r[1], r[0]))
 
 
+def bucket_key(label: Any) -> tuple[float, str]:
+    """Order size buckets by their lower edge: '<100' < '100-1000' < '1000-10000' < '>=10000'."""
+    text = str(label or "")
+    nums = re.findall(r"\d[\d,_]*", text)
+    edge = float(nums[0].replace(",", "").replace("_", "")) if nums else float("inf")
+    return (edge - 0.5 if text.lstrip().startswith("<") else edge, text)
+
+
 def settings_rows(settings: Any) -> list[tuple[str, str, str]]:
     """runs.settings {name: {value, source}} as (name, value, source) rows for people."""
     if not isinstance(settings, dict):
@@ -516,7 +536,7 @@ def build_charts(sec: Sections) -> None:
 
     def savings() -> None:
         out["savings"] = charts.savings_by_scenario(
-            [(r["scenario"], r["mean_savings_bps"], r["sd_savings_bps"], r["sweeps_with_mid"])
+            [(r["scenario"], r["mean_savings_bps"], r["sd_savings_bps"], r["sweeps_costed"])
              for r in ctx.get("scenario_rows", [])])
 
     def daily() -> None:

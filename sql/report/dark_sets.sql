@@ -2,7 +2,7 @@
 -- Reads dark_sweeps of the report's done units.
 SELECT
     d.set_label,
-    coalesce(d.reason, '') AS reason,
+    coalesce(d.reason, CASE d.set_label WHEN 'A' THEN 'matched' END) AS reason,
     count(*) AS sweeps,
     sum(d.offered_quantity) AS offered_quantity,
     sum(d.matched_quantity) AS matched_quantity,

@@ -4,7 +4,7 @@
 SELECT
     c.scenario,
     count(*) AS sweeps,
-    count(c.savings_bps) AS sweeps_with_mid,
+    count(c.savings_bps) AS sweeps_costed,     -- sweeps with an arrival mid
     avg(c.savings_bps) AS mean_savings_bps,
     median(c.savings_bps) AS median_savings_bps,
     stddev_samp(c.savings_bps) AS sd_savings_bps,

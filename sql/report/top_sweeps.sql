@@ -1,6 +1,7 @@
 -- Report: the executed sweeps with the highest arrival cost, for tracing numbers back to
 -- orders and trades (order ids stay UBIGINT, never DOUBLE). Parameter: $limit (INTEGER).
-SELECT s.security_code, s.date, s.order_id, s.side, 'G' || s.group_id AS "group",
+SELECT s.security_code, s.date, s.order_id,
+       CASE s.side WHEN 1 THEN 'buy' WHEN 2 THEN 'sell' END AS side, 'G' || s.group_id AS "group",
        s.filled_quantity, s.vwap, s.arrival_mid, s.arrival_cost_bps, s.time_to_first_fill_s
 FROM sweeps s
 JOIN report_units r ON r.security_code = s.security_code AND r.date = s.date
