@@ -140,10 +140,10 @@ def fmt(value: Any, kind: str = "number") -> str:
         return value
     if kind == "id":
         return str(value)
-    if kind in ("price", "money", "aud"):     # sign before the currency: −A$2.50
+    if kind in ("price", "money", "aud"):     # sign before the currency: -A$2.50
         amount = value / 1000 if kind != "aud" else value
         text = f"A${abs(amount):,.{3 if kind == 'price' else 2}f}"
-        return "−" + text if amount < 0 and text.strip("A$0.,") else text
+        return "-" + text if amount < 0 and text.strip("A$0.,") else text   # ASCII: pastes into sheets
     if kind == "bps":
         return f"{value:,.2f}"
     if kind == "ratio":
@@ -442,7 +442,8 @@ class Sections:
                 f"SELECT * FROM run_stages WHERE run_id = '{run_id}' ORDER BY started_at", cols, rows)
             self.ctx["spilled_bytes"] = sum(r[6] or 0 for r in rows) if rows else None
             self.ctx["stage_peak"] = max((r[5] for r in rows if r[5] is not None), default=None)
-        cols, rows = run_template(self.con, "unit_timings")
+        cols, rows = run_template(self.con, "unit_timings",
+                                  has_batch="batch_id" in table_columns(self.con, "units"))
         self.ctx["unit_timing"] = dict(zip(cols, rows[0])) if rows else {}
         cols, rows = query(self.con, "SELECT security_code, date, duration_s, rows, rows / nullif(duration_s, 0) "
                            "AS rows_per_s, run_id FROM units WHERE status = 'done' "
@@ -603,8 +604,7 @@ def _scope(con: duckdb.DuckDBPyConnection, units_filter: list[tuple[int, date]] 
     run_template(con, "scope", filtered=units_filter is not None)
 
 
-def _record_stage(con: duckdb.DuckDBPyConnection, run_id: Any, started: datetime, seconds: float,
-                  files: int) -> None:
+def _record_stage(con: duckdb.DuckDBPyConnection, run_id: Any, started: datetime, seconds: float) -> None:
     """Record the report as a stage of the last run (SPEC §4 run_stages), replacing an older one."""
     if run_id is None or not table_columns(con, "run_stages"):
         return
@@ -613,7 +613,7 @@ def _record_stage(con: duckdb.DuckDBPyConnection, run_id: Any, started: datetime
         con.execute("DELETE FROM run_stages WHERE run_id = ? AND stage = 'report'", [run_id])
         con.execute("INSERT INTO run_stages (run_id, stage, started_at, finished_at, duration_s, rows, "
                     "peak_rss_bytes, spilled_bytes) VALUES (?, 'report', ?, ?, ?, ?, ?, 0)",
-                    [run_id, started, datetime.now(), seconds, files, peak])
+                    [run_id, started, datetime.now(), seconds, None, peak])
     except duckdb.Error as exc:  # a read-only catalog still gets its report
         log.debug("could not record the report stage: %s", exc)
 
@@ -657,8 +657,7 @@ def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: Pa
     for key, template in (("html", "report.html.j2"), ("markdown", "report.md.j2"),
                           ("performance", "performance.md.j2")):
         paths[key].write_text(env.get_template(template).render(**ctx), encoding="utf-8")
-    _record_stage(con, sec.ctx.get("run", {}).get("run_id"), started, time.perf_counter() - t0,
-                  len(csv_files) + 3)
+    _record_stage(con, sec.ctx.get("run", {}).get("run_id"), started, time.perf_counter() - t0)
     log.info("report written to %s (%d CSV files, %d warnings)", out_dir, len(csv_files), len(sec.warnings))
     return ReportResult(out_dir, paths["html"], paths["markdown"], paths["performance"], csv_files,
                         list(sec.warnings))

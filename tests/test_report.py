@@ -316,6 +316,33 @@ def test_missing_tables_become_warnings(tmp_path, no_charts):
     con.close()
 
 
+# ------------------------------------------------------------------ the real pipeline
+
+@pytest.mark.slow
+def test_report_over_a_real_run(tmp_path):
+    """synth -> ingest -> run -> report through the API: the report reads the real result tables."""
+    from duckpipe import api
+    ws = tmp_path / "ws"
+    api.synth(ws / "data" / "raw", securities=2, days=2, orders_per_unit=300, seed=3)
+    settings = resolve(workspace=ws, memory_limit="1GB", threads=2, env={})
+    api.ingest(settings)
+    api.run(settings, quiet=True)
+    r = api.report(settings)
+    assert r.warnings == [], r.warnings            # every section found its tables and columns
+    html = r.html.read_text()
+    assert html.count("<svg") == 5 and 'id="unit-warning"' not in html
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    try:
+        for p in r.csv_files:
+            n = con.execute(f'SELECT count(*) FROM "{p.stem}"').fetchall()[0][0]
+            with open(p, newline="") as fh:
+                assert sum(1 for _ in csv.reader(fh)) == n + 1, p.name
+        stage = con.execute("SELECT count(*) FROM run_stages WHERE stage = 'report'").fetchall()[0][0]
+        assert stage == 1                          # the report is recorded as a stage of the run
+    finally:
+        con.close()
+
+
 # ------------------------------------------------------------------ real browser
 
 def _chromium() -> str | None:
@@ -323,27 +350,74 @@ def _chromium() -> str | None:
                 None)
 
 
+# Injected into a copy of the report: records every resource the page fetched, every load error
+# (captured on window) and console error, and what actually rendered, into a <pre> that
+# --dump-dom prints. Chromium's own stderr does not report these reliably.
+PROBE = """<script>
+window.__errs = [];
+window.addEventListener('error', e => __errs.push((e.target && (e.target.src || e.target.href)) || e.message), true);
+console.error = (...a) => __errs.push('console: ' + a.join(' '));
+window.addEventListener('load', () => {
+  const pre = document.createElement('pre'); pre.id = '__probe';
+  pre.textContent = JSON.stringify({
+    errors: __errs,
+    resources: performance.getEntriesByType('resource').map(r => r.name),
+    tables: document.querySelectorAll('table').length,
+    charts: [...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 100).length,
+    banner: !!document.getElementById('unit-warning'),
+    header_bg: getComputedStyle(document.querySelector('header.top')).backgroundColor});
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium_args(exe: str, profile: Path) -> list[str]:
+    return [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={profile}"]
+
+
+def _probe(exe: str, html: Path, tmp: Path) -> dict:
+    """Load ``html`` (with PROBE injected) in headless Chromium and return what the probe saw."""
+    copy = tmp / f"probe-{html.name}"
+    copy.write_text(html.read_text().replace("<head>", "<head>" + PROBE, 1))
+    out = subprocess.run(_chromium_args(exe, tmp / "profile") + ["--virtual-time-budget=3000", "--dump-dom",
+                                                                 copy.as_uri()],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=str(tmp)))
+    assert out.returncode == 0, out.stderr[-2000:]
+    m = re.search(r'<pre id="__probe">(.*?)</pre>', out.stdout, re.S)
+    assert m, "the page never finished loading"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+                      .replace("&gt;", ">"))
+
+
 @pytest.mark.browser
 def test_renders_in_headless_chromium(built, tmp_path):
+    """The report renders in a real browser: tables, sized charts, styles, nothing fetched or failed."""
     exe = _chromium()
     if exe is None:
         pytest.skip("no chromium on PATH (CI: apt-get install -y chromium)")
-    html = built[2].html
+    seen = _probe(exe, built[2].html, tmp_path)
+    assert seen["errors"] == [] and seen["resources"] == [], seen
+    assert seen["tables"] >= 12 and seen["charts"] >= 4 and seen["banner"], seen
+    assert seen["header_bg"] == "rgb(18, 38, 58)"        # the inline CSS applied
     shot = tmp_path / "report.png"
-    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'prof'}"]
-    env = dict(os.environ, HOME=str(tmp_path))
-    dom = subprocess.run(base + ["--virtual-time-budget=2000", "--dump-dom", html.as_uri()],
-                         capture_output=True, text=True, timeout=120, env=env)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<table") >= 8 and dom.stdout.count("<svg") >= 4
-    assert 'id="unit-warning"' in dom.stdout
-    console = [l for l in dom.stderr.splitlines() if "CONSOLE" in l or "Failed to load" in l
-               or "ERR_FILE_NOT_FOUND" in l or "net::ERR" in l]
-    assert not console, console
-    subprocess.run(base + ["--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",
-                           html.as_uri()], capture_output=True, timeout=120, env=env, check=True)
-    assert shot.stat().st_size > 20_000            # a rendered page, not a blank one
+    subprocess.run(_chromium_args(exe, tmp_path / "profile") + [
+        "--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}", built[2].html.as_uri()],
+        capture_output=True, timeout=120, env=dict(os.environ, HOME=str(tmp_path)), check=True)
+    assert shot.stat().st_size > 20_000                  # a rendered page, not a blank one
     if os.environ.get("DUCKPIPE_KEEP_SCREENSHOT"):
         shutil.copy(shot, os.environ["DUCKPIPE_KEEP_SCREENSHOT"])
+
+
+@pytest.mark.browser
+def test_browser_probe_catches_broken_pages(tmp_path):
+    """The probe is honest: a missing image and a console error are reported."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (CI: apt-get install -y chromium)")
+    page = tmp_path / "broken.html"
+    page.write_text('<!DOCTYPE html><html><head></head><body><header class="top"></header>'
+                    '<img src="missing.png"><script>console.error("boom")</script></body></html>')
+    seen = _probe(exe, page, tmp_path)
+    assert any("missing.png" in e for e in seen["errors"]) and "console: boom" in seen["errors"], seen
