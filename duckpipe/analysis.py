@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from . import db
+from .sqlrender import render
 from .settings import PARAMS
 from .simulate import simulate_batch
 
@@ -134,6 +135,15 @@ def compute_batch(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date
                 pass
     log.debug("batch of %d units: %s", len(units), {k: v.num_rows for k, v in results.items()})
     return results
+
+
+def render_batch_sql(units: list[tuple[int, dt.date]], params: dict[str, Any] | None,
+                     scenarios: list[dict[str, Any]]) -> str:
+    """Every step's SQL as it would run for ``units`` (for ``run --dry-run``), with the bound values."""
+    ctx, bind = render_context(units, params, scenarios)
+    head = ["-- bound parameters:"] + [f"--   ${k} = {v!r}" for k, v in bind.items()]
+    steps = [f"-- ===== {t}\n" + render(t, **ctx) for t in UNIT_TEMPLATES]
+    return "\n".join(head) + "\n" + "\n".join(steps)
 
 
 def _note(timings: dict[str, float] | None, key: str, t0: float) -> None:

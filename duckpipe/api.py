@@ -195,6 +195,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
             if the_plan.batches:
                 with eng.stage("units") as st:
                     st.rows = eng.run(the_plan, sigs)
+                eng.record_steps()
                 if pipe.finalize:
                     with db.transaction(con):
                         finalize_rows = pipe.finalize(con, settings, eng.stage)

@@ -107,6 +107,7 @@ class Engine:
         self.status: RunStatus | None = None
         self.failed: list[tuple[Unit, str]] = []
         self.done = 0
+        self.step_seconds: dict[str, float] = defaultdict(float)
 
     # ---------------------------------------------------------------- stages
     @contextmanager
@@ -181,6 +182,8 @@ class Engine:
         try:
             out = self.executor.compute(self.job(batch_id, units))
             self.commit(units, out, signatures, batch_id, next_units)
+            for step, secs in out.step_seconds.items():
+                self.step_seconds[step] += secs
             self.done += len(units)
             return sum(out.rows_per_unit.values())
         except (KeyboardInterrupt, SystemExit):
@@ -228,6 +231,12 @@ class Engine:
         finally:
             display.close()
         return rows
+
+    def record_steps(self) -> None:
+        """One run_stages row per analysis step: its time summed over all batches of the run."""
+        for step, secs in self.step_seconds.items():
+            self.con.execute("INSERT INTO run_stages (run_id, stage, duration_s) VALUES ($r, $s, $d)",
+                             {"r": self.run_id, "s": f"step {step}", "d": secs})
 
     def _paused(self, reason: str, display: Display) -> None:
         if self.status:

@@ -39,6 +39,7 @@ class BatchOutput:
     tables: dict[str, pa.Table]
     rows_per_unit: dict[tuple[int, dt.date], int] = field(default_factory=dict)
     seconds: float = 0.0
+    step_seconds: dict[str, float] = field(default_factory=dict)   # per template, for run_stages
 
 
 def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]:
@@ -63,11 +64,12 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
         if views_for is not None:
             views_for["files"] = job.files
     pipe = pipelines.get(job.pipeline)
-    tables = pipe.compute(con, list(job.units), job.params, job.scenarios)
+    steps: dict[str, float] = {}
+    tables = pipe.compute(con, list(job.units), job.params, job.scenarios, timings=steps)
     missing = [t for t in pipe.result_tables if t not in tables]
     if missing:
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
-    return BatchOutput(tables, rows_per_unit(tables), time.perf_counter() - start)
+    return BatchOutput(tables, rows_per_unit(tables), time.perf_counter() - start, steps)
 
 
 def compute_job(job: BatchJob) -> BatchOutput:

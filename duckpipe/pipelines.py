@@ -46,7 +46,7 @@ def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, 
     con.unregister("_batch_units_arrow")
 
 
-def _counts_compute(con, units, params, scenarios) -> dict[str, pa.Table]:
+def _counts_compute(con, units, params, scenarios, timings=None) -> dict[str, pa.Table]:
     register_batch_units(con, units)
     return {"unit_counts": con.sql(render("testing/unit_counts.sql")).to_arrow_table()}
 
