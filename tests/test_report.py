@@ -421,3 +421,16 @@ def test_browser_probe_catches_broken_pages(tmp_path):
                     '<img src="missing.png"><script>console.error("boom")</script></body></html>')
     seen = _probe(exe, page, tmp_path)
     assert any("missing.png" in e for e in seen["errors"]) and "console: boom" in seen["errors"], seen
+
+
+def test_empty_result_tables(tmp_path):
+    """Done units but no rows anywhere (e.g. a day without Centre Point sweeps): no crash, dashes."""
+    con, settings = make_catalog(tmp_path / "ws", problems=False)
+    for t in ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps", "stats_tests",
+              *AGGS]:
+        con.execute(f"DELETE FROM {t}")
+    r = build_report(con, settings)
+    html = r.html.read_text()
+    assert r.warnings == [] and "No rows." in html and "<svg" not in html
+    assert all(p.read_text().count("\n") == 1 for p in r.csv_files if p.stem in AGGS)   # header only
+    con.close()
