@@ -13,10 +13,12 @@ import fcntl
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import duckdb
+import psutil
 
 from .errors import DuckpipeError, WorkspaceLocked
 from .settings import Settings
@@ -53,18 +55,25 @@ class WorkspaceLock:
         self.command = command
         self._fh = None
 
-    def acquire(self) -> "WorkspaceLock":
+    def acquire(self, reader_wait_s: float = 10.0) -> "WorkspaceLock":
+        """Take the lock; wait for short-lived readers (status, dry run), fail at once for a writer."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = _parse_holder(fh.read())
-            fh.close()
-            raise WorkspaceLocked(
-                f"{holder} is using this workspace ({self.path.parent}); wait for it to finish"
-                " or use 'duckpipe status' to watch it") from None
+        deadline = time.monotonic() + reader_wait_s
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                fh.seek(0)
+                text = fh.read()
+                if not _writer_alive(text) and time.monotonic() < deadline:   # readers write no holder
+                    time.sleep(0.05)
+                    continue
+                fh.close()
+                raise WorkspaceLocked(
+                    f"{_parse_holder(text)} is using this workspace ({self.path.parent}); wait for it to"
+                    " finish or use 'duckpipe status' to watch it") from None
         fh.seek(0)
         fh.truncate()
         fh.write(json.dumps({"pid": os.getpid(), "command": self.command}))
@@ -74,6 +83,9 @@ class WorkspaceLock:
 
     def release(self) -> None:
         if self._fh is not None:
+            self._fh.seek(0)
+            self._fh.truncate()     # an empty file while locked means: only readers
+            self._fh.flush()
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
@@ -85,7 +97,16 @@ class WorkspaceLock:
         self.release()
 
 
+def _writer_alive(text: str) -> bool:
+    """Whether the lock file names a live writer (a SIGKILLed one leaves its pid behind)."""
+    try:
+        return psutil.pid_exists(int(json.loads(text)["pid"]))
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
 def _parse_holder(text: str) -> str:
+    """'a run (pid 1234)' from the lock file's JSON."""
     try:
         info = json.loads(text)
         return f"a {info.get('command', 'duckpipe command')} (pid {info.get('pid', '?')})"

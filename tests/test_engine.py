@@ -85,10 +85,10 @@ def test_plan_grains_and_auto_reason():
 
 
 def _failing_counts(bad: tuple[int, dt.date]):
-    def compute(con, units, params, scenarios):
+    def compute(con, units, params, scenarios, timings=None):
         if bad in units:
             raise RuntimeError(f"boom in {bad[0]}")
-        return pipelines.COUNTS.compute(con, units, params, scenarios)
+        return pipelines.COUNTS.compute(con, units, params, scenarios, timings)
     return pipelines.Pipeline("counts", pipelines.COUNTS.templates, pipelines.COUNTS.result_tables, compute,
                               pipelines.COUNTS.catalog_template)
 
