@@ -1,0 +1,62 @@
+"""End to end: synth -> ingest -> run under a memory limit; order event rows per second.
+
+The figure of merit (issue: analysis) is order event rows / (ingest wall + run wall), with
+peak RSS of each stage, on `duckpipe synth` data of 20 securities x 10 days x 8,000 orders.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ingest import measure  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("bench/out/e2e"))
+    ap.add_argument("--securities", type=int, default=20)
+    ap.add_argument("--days", type=int, default=10)
+    ap.add_argument("--orders-per-unit", type=int, default=8000)
+    ap.add_argument("--memory-limit", default="1GB")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--keep", action="store_true", help="keep the generated data and workspace")
+    args = ap.parse_args()
+    out = args.out.resolve()
+    shutil.rmtree(out, ignore_errors=True)
+    dp = [sys.executable, "-m", "duckpipe"]
+    lim = ["--memory-limit", args.memory_limit, "--threads", str(args.threads), "-q"]
+    synth_s, _ = measure(dp + ["synth", str(out / "raw"), "--securities", str(args.securities), "--days",
+                               str(args.days), "--orders-per-unit", str(args.orders_per_unit), "-q"], None)
+    raw_mb = sum(p.stat().st_size for p in (out / "raw").rglob("*.csv")) / 1e6
+    ingest_s, ingest_rss = measure(dp + ["ingest", str(out / "raw"), "--workspace", str(out / "ws"), *lim], None)
+    run_s, run_rss = measure(dp + ["run", "--workspace", str(out / "ws"), *lim], None)
+    con = duckdb.connect(str(out / "ws" / "duckpipe.duckdb"), read_only=True)
+    events = con.execute("SELECT sum(rows_loaded) FROM ingest_manifest WHERE table_name = 'orders'").fetchone()[0]
+    units, failed = con.execute("SELECT count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed')"
+                                " FROM units").fetchone()
+    strategy = con.execute("SELECT strategy || ' (' || strategy_reason || ')' FROM runs").fetchone()[0]
+    sweeps = con.execute("SELECT count(*) FROM sweeps").fetchone()[0]
+    con.close()
+    total = ingest_s + run_s
+    print(f"input: {args.securities} securities x {args.days} days x {args.orders_per_unit:,} orders per unit:"
+          f" {raw_mb:,.0f} MB CSV, {events:,} order event rows; {units} units done, {failed} failed,"
+          f" {sweeps:,} sweeps; memory limit {args.memory_limit}, threads {args.threads}")
+    print(f"run strategy: {strategy}")
+    print()
+    print("| stage | wall s | peak RSS MB | order event rows/s |")
+    print("|---|---:|---:|---:|")
+    print(f"| synth (not counted) | {synth_s:.1f} | | |")
+    print(f"| ingest | {ingest_s:.1f} | {ingest_rss / 2**20:,.0f} | {events / ingest_s:,.0f} |")
+    print(f"| run (analysis + aggregates + stats) | {run_s:.1f} | {run_rss / 2**20:,.0f} | {events / run_s:,.0f} |")
+    print(f"| **ingest + run** | **{total:.1f}** | | **{events / total:,.0f}** |")
+    if not args.keep:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
