@@ -4,16 +4,14 @@ Functions return dataclasses and never print. Errors are :mod:`duckpipe.errors` 
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
@@ -97,25 +95,6 @@ class DryRun:
     units: list[UnitRow]
     settings: dict[str, dict[str, Any]]
     sql: str
-
-
-@contextlib.contextmanager
-def _read_only(settings: Settings, command: str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the catalog read-only under a shared lock: changes nothing in the workspace."""
-    lock_path = settings.workspace / db.LOCK_NAME
-    if not settings.db_path.exists():
-        raise EmptyWorkspace(f"no workspace database in {settings.workspace}: run 'duckpipe ingest' first")
-    with open(lock_path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            raise db.WorkspaceLocked(f"{db._parse_holder(fh.read())} is using this workspace ({settings.workspace})") from None
-        con = duckdb.connect(str(settings.db_path), read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
 
 
 def _to_run(rows: list[UnitRow], rerun: str) -> list[UnitRow]:
@@ -222,7 +201,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
 
 
 def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
-    with _read_only(settings, "dry-run") as con:
+    with db.open_read_only(settings) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=False)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         todo = selected if fresh else _to_run(selected, rerun)
@@ -256,19 +235,11 @@ class Status:
 def status(settings: Settings) -> Status:
     """Live progress from the status file while a run holds the workspace, else from the database."""
     sf = StatusFile(settings.workspace)
-    lock_path = settings.workspace / db.LOCK_NAME
     if not settings.db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {settings.workspace}: nothing has run yet")
-    with open(lock_path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            held = False
-        except BlockingIOError:
-            held = True
-    if held:
+    if db.writer_active(settings.workspace):
         return Status(live=True, status=sf.read())
-    with _read_only(settings, "status") as con:
+    with db.open_read_only(settings) as con:
         last = con.execute("SELECT run_id, started_at, finished_at, status, strategy, units_selected, units_done,"
                            " units_failed, peak_rss_bytes FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
         cols = ["run_id", "started_at", "finished_at", "status", "strategy", "units_selected", "units_done",
@@ -323,7 +294,7 @@ def _db_health(settings: Settings) -> dict[str, Any]:
     if not settings.db_path.exists():
         return {"path": str(settings.db_path), "exists": False}
     try:
-        with _read_only(settings, "doctor") as con:
+        with db.open_read_only(settings) as con:
             size = con.execute("SELECT database_size FROM pragma_database_size()").fetchone()[0]
             tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
             counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall()) \

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import duckdb
 import psutil
 
-from .errors import DuckpipeError, WorkspaceLocked
+from .errors import DuckpipeError, EmptyWorkspace, WorkspaceLocked
 from .settings import Settings
 from .sqlrender import quote_literal, render, split_statements
 
@@ -135,6 +135,42 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
             yield con
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def open_read_only(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the catalog read-only under a shared lock: for status, dry runs and doctor.
+
+    Changes nothing in the workspace; a writer that starts meanwhile waits for us (see acquire).
+    """
+    if not settings.db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {settings.workspace}: run 'duckpipe ingest' first")
+    with open(settings.workspace / LOCK_NAME, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            raise WorkspaceLocked(f"{_parse_holder(fh.read())} is using this workspace"
+                                  f" ({settings.workspace})") from None
+        con = duckdb.connect(str(settings.db_path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def writer_active(workspace: Path) -> bool:
+    """Whether a duckpipe command holds the workspace for writing right now."""
+    path = workspace / LOCK_NAME
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
