@@ -17,7 +17,7 @@ import typer
 
 from . import api
 from .errors import DuckpipeError, UsageError
-from .progress import GuardConfig
+from .progress import FileProgress, GuardConfig
 from .settings import Settings, resolve
 from .units import parse_selection
 
@@ -112,7 +112,11 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     globs = {k: v for k, v in dict(orders=orders, trades=trades, nbbo=nbbo, session=session,
                                    reference=reference, participants=participants).items() if v}
-    s = api.ingest(settings, list(sources or []), globs or None)
+    bar = FileProgress(quiet=quiet)
+    try:
+        s = api.ingest(settings, list(sources or []), globs or None, progress=bar)
+    finally:
+        bar.close()
     for p in s.skipped_paths:
         out(f"skipped (not a table of the asx profile): {p}")
     for f in s.files:
