@@ -81,7 +81,7 @@ def _prepare_units(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline, set
 def units(settings: Settings, selection: Selection = Selection(), pipeline: str = "analysis") -> UnitsView:
     """List units with their checkpoint status, filtered."""
     pipe = pipelines.get(pipeline)
-    with db.open_workspace(settings, "units") as con:
+    with db.open_workspace(settings, "units", create=False) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=True)
         known = {r.unit.security_code for r in rows}
         return UnitsView(unitsmod.select(rows, selection, known), len(rows))
@@ -128,7 +128,7 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
         return _dry_run(settings, selection, pipe, strategy, rerun, fresh)
     if fresh and not yes:
         raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
-    with db.open_workspace(settings, "run") as con:
+    with db.open_workspace(settings, "run", create=False) as con:
         if pipe.catalog_template:
             db.run_script(con, pipe.catalog_template)
         rows, sigs = _prepare_units(con, pipe, settings, write=True)
@@ -252,7 +252,7 @@ def status(settings: Settings) -> Status:
 def report(settings: Settings, out: Path | None = None, selection: Selection = Selection()):
     """Write report.html, report.md, performance.md and CSV exports."""
     from .report import build_report
-    with db.open_workspace(settings, "report") as con:
+    with db.open_workspace(settings, "report", create=False) as con:
         keys = None
         if not selection.is_empty():
             rows, _ = _prepare_units(con, pipelines.get("analysis"), settings, write=False)

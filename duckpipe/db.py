@@ -117,12 +117,15 @@ def _parse_holder(text: str) -> str:
 @contextlib.contextmanager
 def open_workspace(settings: Settings, command: str, *, create: bool = True
                    ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Lock the workspace, open ``duckpipe.duckdb`` with the settings, ensure the catalog."""
+    """Lock the workspace, open ``duckpipe.duckdb`` with the settings, ensure the catalog.
+
+    Only ``ingest`` creates a workspace; other commands on a folder without one say so
+    (a mistyped --workspace must not leave an empty workspace behind).
+    """
     ws = settings.workspace
-    if not ws.exists():
-        if not create:
-            raise DuckpipeError(f"workspace {ws} does not exist")
-        ws.mkdir(parents=True)
+    if not create and not settings.db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {ws}: run 'duckpipe ingest' first")
+    ws.mkdir(parents=True, exist_ok=True)
     with WorkspaceLock(ws, command):
         try:
             con = duckdb.connect(str(settings.db_path))

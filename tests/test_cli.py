@@ -1,0 +1,74 @@
+"""Every command through Typer's CliRunner: exit codes and the exact first line of errors (SPEC §1)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import DRR, needs_drr
+from duckpipe.cli import app
+
+runner = CliRunner()
+
+
+def test_synth_writes_the_layout(tmp_path):
+    res = runner.invoke(app, ["synth", str(tmp_path / "raw"), "--securities", "2", "--days", "1",
+                              "--orders-per-unit", "20", "--faults"])
+    assert res.exit_code == 0, res.output
+    assert "faults injected" in res.output
+    for table in ("orders", "trades", "nbbo", "session", "reference", "participants"):
+        assert any((tmp_path / "raw" / table).iterdir())
+    assert json.loads((tmp_path / "raw" / "faults.json").read_text())
+
+
+def test_ingest_missing_source_is_one_line_exit_2(tmp_path):
+    res = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--workspace", str(tmp_path / "ws")])
+    assert res.exit_code == 2
+    assert res.output.startswith("Error: ") and len(res.output.strip().splitlines()) == 1
+    assert str(tmp_path / "nope") in res.output
+
+
+def test_commands_on_an_empty_workspace_say_what_to_do(tmp_path):
+    for cmd in (["units"], ["run"], ["report"], ["status"]):
+        res = runner.invoke(app, [*cmd, "--workspace", str(tmp_path)])
+        assert res.exit_code == 2, (cmd, res.output)
+        assert res.output.startswith("Error: ") and "duckpipe ingest" in res.output or "nothing has run" in res.output
+
+
+def test_bad_memory_limit_and_unknown_set_key(tmp_path):
+    res = runner.invoke(app, ["run", "--workspace", str(tmp_path), "--memory-limit", "lots"])
+    assert res.exit_code == 2 and "is not a size like 512MB" in res.output
+    res = runner.invoke(app, ["run", "--workspace", str(tmp_path), "--set", "colour=blue"])
+    assert res.exit_code == 2 and "unknown parameter 'colour'" in res.output and "valid keys" in res.output
+
+
+def test_doctor_prints_settings_with_sources(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUCKPIPE_THREADS", "1")
+    res = runner.invoke(app, ["doctor", "--workspace", str(tmp_path), "--memory-limit", "1GB"])
+    assert res.exit_code == 0, res.output
+    assert 'memory_limit = "1GB"  [command line]' in res.output
+    assert "threads = 1  [environment DUCKPIPE_THREADS]" in res.output
+    assert "versions: duckpipe" in res.output and "does not exist yet" in res.output
+
+
+def test_threads_above_cores_is_warned_not_refused(tmp_path):
+    res = runner.invoke(app, ["doctor", "--workspace", str(tmp_path), "--threads", "512"])
+    assert res.exit_code == 0 and "threads 512 is above" in res.output
+
+
+@needs_drr()
+def test_units_on_the_drr_sample(tmp_path):
+    ws = str(tmp_path / "ws")
+    assert runner.invoke(app, ["ingest", str(DRR), "--workspace", ws, "-q"]).exit_code == 0
+    res = runner.invoke(app, ["units", "--workspace", ws])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert "110621  2024-09-04  pending" in lines[1] and "110621  2024-09-05  pending" in lines[2]
+    assert lines[-1] == "2 of 2 units: 2 pending"
+    res = runner.invoke(app, ["units", "--workspace", ws, "--dates", "2024-09-05..2024-09-06"])
+    assert res.output.splitlines()[-1] == "1 of 2 units: 1 pending"
+    res = runner.invoke(app, ["units", "--workspace", ws, "--dates", "2024-09-05..2024-09"])
+    assert res.exit_code == 2 and res.output.startswith("Error: --dates")
+    res = runner.invoke(app, ["units", "--workspace", ws, "--securities", "85603"])
+    assert res.exit_code == 2 and "unknown security 85603" in res.output
