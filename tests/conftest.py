@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DRR = REPO.parent / "shared" / "data" / "asx-drr-2024-09-05"
+DRR = (REPO.parent / "shared" / "data" / "asx-drr-2024-09-05").resolve()
 
 
 def needs_drr():
