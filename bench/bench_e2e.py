@@ -50,7 +50,7 @@ def main() -> None:
     print()
     print("| stage | wall s | peak RSS MB | order event rows/s |")
     print("|---|---:|---:|---:|")
-    print(f"| synth (not counted) | {synth_s:.1f} | | |")
+    print(f"| synth (not counted; {raw_mb / synth_s:,.0f} MB/s written) | {synth_s:.1f} | | |")
     print(f"| ingest | {ingest_s:.1f} | {ingest_rss / 2**20:,.0f} | {events / ingest_s:,.0f} |")
     print(f"| run (analysis + aggregates + stats) | {run_s:.1f} | {run_rss / 2**20:,.0f} | {events / run_s:,.0f} |")
     print(f"| **ingest + run** | **{total:.1f}** | | **{events / total:,.0f}** |")
