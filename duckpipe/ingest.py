@@ -27,6 +27,8 @@ from typing import Callable
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from . import store
 from .db import QueryError, execute, transaction
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 ROW_GROUP_SIZE = 65_536
+COMPRESSION = "zstd"           # Arrow's default zstd level (1): about snappy's speed, smaller files
 CHUNK = 8 << 20
 RAW_CAP = 4 << 20            # raw bytes kept per rejected line (DuckDB's own limit is 2 MB)
 FP_BYTES = 1 << 20
@@ -300,12 +303,21 @@ def _account(con: duckdb.DuckDBPyConnection, res: Loaded, scan: LineScan) -> Non
     res.rows_read = res.rows_loaded + res.rows_rejected
 
 
-def _stage_event(con, f: InputFile, tdef: TableDef, stage: Path, pool) -> Loaded:
-    """Typed read into ``stage/date=*/``; rejects in temp table _dp_rejects."""
+def _event_ctx(tdef: TableDef, present: set[str]) -> dict:
+    """Template context shared by the CSV and Parquet readers of an event table."""
+    base = [(n, t, n in present) for n, t in tdef.store_columns()[: len(tdef.columns)]]
+    return dict(base_cols=base, derived=[(n, e) for n, _, e in tdef.derived], date_expr=tdef.date_expr,
+                sort_by=list(tdef.sort_by), hash_cols=[n for n, _ in tdef.store_columns()])
+
+
+def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, root: Path,
+                pool) -> Loaded:
+    """Typed read, sorted by (date, security, time, ...), streamed into one Parquet file per date.
+
+    One pass over the input: no staging files, the sort spills under the memory limit, the
+    slice checksums come from a hash column of the same query. Rejects end in _dp_rejects.
+    """
     res = Loaded()
-    store_cols = tdef.store_columns()[: len(tdef.columns)]
-    ctx = dict(derived=[(n, e) for n, _, e in tdef.derived], date_expr=tdef.date_expr,
-               stage_dir=str(stage), path=str(f.path))
     if f.fmt == "parquet":
         names = [r[0] for r in con.execute("SELECT name FROM parquet_schema($p) WHERE num_children IS NULL",
                                            {"p": str(f.path)}).fetchall()]
@@ -313,10 +325,13 @@ def _stage_event(con, f: InputFile, tdef: TableDef, stage: Path, pool) -> Loaded
         req = {c.name for c in tdef.columns if c.required}
         cols = [(n, t, _qraw(raw), n in req) for (n, t), raw in zip(file_cols, names)
                 if not n.startswith("_extra_")]
-        _sql(con, "ingest/stage_parquet.sql", cols=cols,
-             store_cols=[(n, t, n in present) for n, t in store_cols], **ctx)
+        stmts = _statements("ingest/sorted_parquet.sql", cols=cols, path=str(f.path),
+                            **_event_ctx(tdef, present))
+        for stmt in stmts[:-1]:
+            execute(con, stmt, template="ingest/sorted_parquet.sql")
+        _write_sorted(con, stmts[-1], tdef, out_dir, file_id, root, res)
+        _sql(con, "ingest/rejects_parquet.sql", cols=cols)
         res.rows_rejected = con.execute("SELECT count(*) FROM _dp_rejects").fetchone()[0]
-        res.rows_loaded = con.execute("SELECT count(*) FROM _dp_pq").fetchone()[0] - res.rows_rejected
         res.rows_read = res.rows_loaded + res.rows_rejected
         return res
     gz = f.fmt == "csv.gz"
@@ -326,13 +341,15 @@ def _stage_event(con, f: InputFile, tdef: TableDef, stage: Path, pool) -> Loaded
         raise InputError(f"{f.path}: empty file, no header line")
     file_cols, present = map_columns(tdef, names, f.path)
     counting = pool.submit(scan_lines, f.path, gz, [])
-    cur = _sql(con, "ingest/stage_csv.sql", file_cols=file_cols, compression="gzip" if gz else "none",
-               store_cols=[(n, t, n in present) for n, t in store_cols],
-               required=[c.name for c in tdef.columns if c.required and c.name in present],
-               rejects_table=REJ_T, rejects_scan=REJ_S, **ctx)
-    res.rows_loaded = int(cur.fetchone()[0])
+    (stmt,) = _statements("ingest/sorted_csv.sql", file_cols=file_cols, path=str(f.path),
+                          compression="gzip" if gz else "none",
+                          required=[c.name for c in tdef.columns if c.required and c.name in present],
+                          rejects_table=REJ_T, rejects_scan=REJ_S, **_event_ctx(tdef, present))
+    try:
+        _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
+    finally:
+        scan = counting.result()
     wanted = _csv_rejects(con, f, header)
-    scan = counting.result()
     if wanted:
         scan.raw = scan_lines(f.path, gz, wanted).raw
     _fill_raw(con, scan, header)
@@ -340,25 +357,82 @@ def _stage_event(con, f: InputFile, tdef: TableDef, stage: Path, pool) -> Loaded
     return res
 
 
-def _finish_event(con, tdef: TableDef, stage: Path, out_dir: Path, file_id: str, res: Loaded) -> None:
-    """One sorted store file per staged date (temporary name, then rename) and its slices."""
-    cols = [n for n, _ in tdef.store_columns()]
-    for ddir in sorted(stage.glob("date=*")):
-        date = ddir.name.split("=", 1)[1]
-        parts = sorted(str(p) for p in ddir.glob("*.parquet"))
-        final = out_dir / ddir.name / f"{file_id}.parquet"
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(final.name + ".tmp")
-        rows = int(_sql(con, "ingest/sort_date.sql", files=parts, sort_by=list(tdef.sort_by),
-                        out=str(tmp), row_group_size=ROW_GROUP_SIZE).fetchone()[0])
+def _statements(template: str, **ctx) -> list[str]:
+    from .sqlrender import split_statements
+    return split_statements(render(template, **ctx))
+
+
+def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, root: Path,
+                  res: Loaded) -> None:
+    """Stream the sorted query into ``out_dir/date=D/<file_id>.parquet`` (temporary names, renamed
+    once every date is complete) in ROW_GROUP_SIZE row groups, and sum the slice checksums.
+
+    Rows arrive sorted by date first, so each date's writer is opened once and closed when the
+    next date starts: at most one writer and one batch in memory.
+    """
+    sec = tdef.security_col
+    data_cols = [n for n, _ in tdef.store_columns()]
+    written: list[tuple[Path, Path, str, int]] = []      # (tmp, final, date, rows)
+    partials: list[pa.Table] = []
+    writer: pq.ParquetWriter | None = None
+    cur: str | None = None
+    try:
+        try:
+            rel = con.sql(sql)
+            reader = (rel.to_arrow_reader(ROW_GROUP_SIZE) if hasattr(rel, "to_arrow_reader")   # duckdb >= 1.5
+                      else rel.fetch_record_batch(ROW_GROUP_SIZE))
+        except duckdb.Error as exc:
+            raise QueryError(f"{type(exc).__name__}: {exc}") from exc
+        for batch in reader:
+            if not batch.num_rows:
+                continue
+            h = batch.column("_h")
+            partials.append(pa.table({
+                "security_code": batch.column(sec), "date": batch.column("date"),
+                "lo": pc.bit_wise_and(h, pa.scalar(0xFFFFFFFF, pa.uint64())),
+                "hi": pc.shift_right(h, pa.scalar(32, pa.uint64()))})
+                .group_by(["security_code", "date"]).aggregate([("lo", "sum"), ("hi", "sum"), ("lo", "count")]))
+            dates = batch.column("date")
+            if dates[0] == dates[-1]:
+                pieces = [(dates[0].as_py(), batch)]
+            else:
+                pieces = [(d.as_py(), batch.filter(pc.equal(dates, d))) for d in pc.unique(dates)]
+            for d, piece in pieces:
+                d = str(d)
+                if d != cur:
+                    if writer is not None:
+                        writer.close()
+                    cur = d
+                    final = out_dir / f"date={d}" / f"{file_id}.parquet"
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = final.with_name(final.name + ".tmp")
+                    piece = piece.select(data_cols)
+                    writer = pq.ParquetWriter(tmp, piece.schema, compression=COMPRESSION)
+                    written.append((tmp, final, d, 0))
+                else:
+                    piece = piece.select(data_cols)
+                writer.write_batch(piece, row_group_size=ROW_GROUP_SIZE)
+                tmp_, final_, d_, n_ = written[-1]
+                written[-1] = (tmp_, final_, d_, n_ + piece.num_rows)
+    finally:
+        if writer is not None:
+            writer.close()
+    for tmp, final, d, n in written:
         os.replace(tmp, final)
-        res.store.append((str(final), date, rows))
-        for sec, n, hsum in _sql(con, "ingest/slices.sql", path=str(final), columns=cols,
-                                  security_col=tdef.security_col).fetchall():
-            res.slices.append((sec, date, str(final), int(n), int(hsum)))
+        res.store.append((store.relative(final, root), d, n))
+        res.rows_loaded += n
+    if partials:
+        total = (pa.concat_tables(partials).group_by(["security_code", "date"])
+                 .aggregate([("lo_sum", "sum"), ("hi_sum", "sum"), ("lo_count", "sum")]))
+        paths = {d: p for p, d, _ in res.store}
+        for s_, d, lo, hi, n in zip(*(total.column(c).to_pylist() for c in
+                                      ("security_code", "date", "lo_sum_sum", "hi_sum_sum", "lo_count_sum"))):
+            d = str(d)
+            res.slices.append((s_, d, paths[d], int(n), (int(hi) << 32) + int(lo)))
+        res.slices.sort(key=lambda x: (x[1], x[0]))
 
 
-def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, pool) -> Loaded:
+def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, root: Path, pool) -> Loaded:
     """Small reference file: trimmed names and values, per-column inferred types, one Parquet."""
     res = Loaded()
     final = out_dir / f"{file_id}.parquet"
@@ -388,7 +462,7 @@ def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, pool) -> Loa
         cols = [(c, _qraw(n), _infer(counts[4 * i: 4 * i + 4])) for i, (c, n) in enumerate(zip(cs, names))]
         _sql(con, "ingest/write_reference.sql", cols=cols, out=str(tmp))
     os.replace(tmp, final)
-    res.store.append((str(final), None, res.rows_loaded))
+    res.store.append((store.relative(final, root), None, res.rows_loaded))
     return res
 
 
@@ -499,29 +573,26 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -
     file_id = f"{hashlib.blake2b(p.encode(), digest_size=6).hexdigest()}{uuid.uuid4().hex[:10]}"
     tdef = profile.tables[f.table]
     out_dir = settings.store_dir / f.table
-    stage = settings.store_dir / ".staging" / file_id
+    root = settings.workspace
     res: Loaded | None = None
     status, error = "loaded", None
     try:
-        stage.mkdir(parents=True, exist_ok=True)
         _drop_rejects(con)
         if tdef.kind == "event":
-            res = _stage_event(con, f, tdef, stage, pool)
-            _finish_event(con, tdef, stage, out_dir, file_id, res)
+            res = _load_event(con, f, tdef, out_dir, file_id, root, pool)
         else:
-            res = _load_reference(con, f, out_dir, file_id, pool)
-    except (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            res = _load_reference(con, f, out_dir, file_id, root, pool)
+    except (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error, gzip.BadGzipFile,
+            pa.ArrowException) as exc:
         error = (exc.message if isinstance(exc, InputError)
                  else f"{p}: {(exc.message if isinstance(exc, QueryError) else f'{type(exc).__name__}: {exc}').splitlines()[0]}")
         status, res = "failed", None
         for path in settings.store_dir.rglob(f"{file_id}.*"):
             path.unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     seconds = time.monotonic() - t0
     stale = _commit(con, f, st, fp, file_id, res, status, error, seconds, profile)
     for old in stale:
-        Path(old).unlink(missing_ok=True)
+        Path(store.absolute(old, root)).unlink(missing_ok=True)
     r = res or Loaded()
     if status == "failed":
         log.error("%s", error)

@@ -50,3 +50,10 @@ SELECT table_name, security_code, date,
        md5(sum(rows)::VARCHAR || ':' || sum(hash_sum)::VARCHAR) AS checksum
 FROM ingest_partitions
 GROUP BY table_name, security_code, date;
+-- Store paths are recorded relative to the workspace, so a moved or copied workspace reads
+-- its own store: relative paths in the views above resolve against the folder of this
+-- database file (set on every open; an outside client started in the workspace folder, or
+-- one that sets file_search_path to it, sees the same files).
+SET VARIABLE duckpipe_workspace = coalesce((SELECT parse_dirpath(path) FROM duckdb_databases()
+                                            WHERE database_name = current_database()), '');
+SET file_search_path = getvariable('duckpipe_workspace');

@@ -1,0 +1,23 @@
+-- A Parquet input file: cast each mapped column; a row whose non-NULL value does not cast,
+-- or whose required value is NULL, is rejected (line = 1-based row number; see
+-- rejects_parquet.sql). The good rows, sorted like sorted_csv.sql, are streamed to the writer.
+CREATE OR REPLACE TEMP VIEW _dp_pq AS
+SELECT p.file_row_number + 1 AS _line,
+       {% for n, t, raw, req in cols %}
+       TRY_CAST({{ raw }} AS {{ t }}) AS {{ n | ident }},
+       {% if req %}({{ raw }} IS NULL OR TRY_CAST({{ raw }} AS {{ t }}) IS NULL){% else %}({{ raw }} IS NOT NULL AND TRY_CAST({{ raw }} AS {{ t }}) IS NULL){% endif %} AS {{ ("_bad_" ~ n) | ident }},
+       {% endfor %}
+       to_json(p)::VARCHAR AS _raw
+FROM read_parquet({{ path | literal }}, file_row_number = true) p;
+
+SELECT *, hash({% for n in hash_cols %}{{ n | ident }}{{ ", " if not loop.last }}{% endfor %}) AS _h
+FROM (
+    SELECT *, {% for n, expr in derived %}{{ expr }} AS {{ n | ident }}, {% endfor %}{{ date_expr }} AS date
+    FROM (
+        SELECT {% for n, t, present in base_cols %}{% if present %}{{ n | ident }}{% else %}NULL::{{ t }} AS {{ n | ident }}{% endif %}{{ ", " if not loop.last }}{% endfor %}
+
+        FROM _dp_pq
+        WHERE NOT ({% for n, t, raw, req in cols %}{{ ("_bad_" ~ n) | ident }}{{ " OR " if not loop.last }}{% endfor %})
+    )
+)
+ORDER BY date{% for c in sort_by %}, {{ c | ident }}{% endfor %}
