@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 UNIT_TEMPLATES: list[str] = [
     "analysis/000_batch.sql",
     "analysis/010_quotes.sql",
-    "analysis/020_cp_events.sql",
+    "analysis/020_cp_orders.sql",
     "analysis/030_order_states.sql",
     "analysis/040_sweep_fills.sql",
     "analysis/050_sweeps.sql",

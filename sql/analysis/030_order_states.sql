@@ -1,41 +1,15 @@
 -- step 3: order states (arrival, post-entry, final) per Centre Point order and unit
--- grain: order x unit | reads: a_cp_events, a_quotes | writes: temp a_order_states
+-- grain: order x unit | reads: a_cp_orders, a_quotes | writes: temp a_order_states
 -- parameters: :bucket_lo BIGINT[], :bucket_hi BIGINT[], :bucket_label VARCHAR[], :bucket_idx INTEGER[]
 --             (from size_buckets, default [100, 1000, 10000]: '<100','100-999','1000-9999','>=10000')
--- SPEC §5.2: arrival = first event by (timestamp, seq); post-entry = LAST event sharing the arrival
--- timestamp; final = last event. Each state is one row (FILTER on a row flag), never per-column
--- min/max. Type comes from the final event (§3), side/limit/participant from the arrival event.
+-- SPEC §5.2: the states are chosen row-level in 020 (arrival = first event by (timestamp, seq);
+-- post-entry = LAST event sharing the arrival timestamp; final = last event). Type comes from the
+-- final event (§3), side/limit/participant from the arrival event.
 -- §5.4: arrival mid/spread from the arrival event's national_bid/offer when valid, else the mid
 -- at arrival time (ASOF over valid quotes). §5.7: arrival hour (Sydney) and size bucket (arrival qty).
 CREATE OR REPLACE TEMP TABLE a_order_states AS
 WITH st AS (
-    SELECT security_code, date, order_id,
-           any_value(final_type) AS exchangeordertype,
-           any_value(side) FILTER (WHERE rn = 1) AS side,
-           any_value(participantid) FILTER (WHERE rn = 1) AS participantid,
-           count(*)::INTEGER AS events,
-           any_value(timestamp) FILTER (WHERE rn = 1) AS arrival_ts,
-           any_value(seq) FILTER (WHERE rn = 1) AS arrival_seq,
-           any_value(timestamp) FILTER (WHERE is_post_entry) AS post_entry_ts,
-           any_value(seq) FILTER (WHERE is_post_entry) AS post_entry_seq,
-           any_value(timestamp) FILTER (WHERE rn_rev = 1) AS final_ts,
-           any_value(seq) FILTER (WHERE rn_rev = 1) AS final_seq,
-           any_value(price) FILTER (WHERE rn = 1) AS arrival_price,
-           any_value(quantity) FILTER (WHERE rn = 1) AS arrival_quantity,
-           any_value(leavesquantity) FILTER (WHERE rn = 1) AS arrival_leaves,
-           any_value(leavesquantity) FILTER (WHERE is_post_entry) AS post_entry_leaves,
-           any_value(totalmatchedquantity) FILTER (WHERE is_post_entry) AS post_entry_tmq,
-           any_value(price) FILTER (WHERE rn_rev = 1) AS final_price,
-           any_value(quantity) FILTER (WHERE rn_rev = 1) AS final_quantity,
-           any_value(leavesquantity) FILTER (WHERE rn_rev = 1) AS final_leaves,
-           any_value(totalmatchedquantity) FILTER (WHERE rn_rev = 1) AS final_tmq,
-           any_value(orderstatus) FILTER (WHERE rn_rev = 1) AS final_orderstatus,
-           any_value(changereason) FILTER (WHERE rn_rev = 1) AS final_changereason,
-           coalesce(bool_or(changereason = 6), false) AS has_new_event,
-           any_value(national_bid) FILTER (WHERE rn = 1) AS nb,
-           any_value(national_offer) FILTER (WHERE rn = 1) AS no
-    FROM a_cp_events
-    GROUP BY security_code, date, order_id
+    SELECT * EXCLUDE (changereasons) FROM a_cp_orders
 ), buckets AS (
     SELECT unnest($bucket_lo::BIGINT[]) AS lo, unnest($bucket_hi::BIGINT[]) AS hi,
            unnest($bucket_label::VARCHAR[]) AS label, unnest($bucket_idx::INTEGER[]) AS idx

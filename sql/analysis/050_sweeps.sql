@@ -1,5 +1,5 @@
 -- step 5: sweep orders: group, venue mix, qualification and execution metrics
--- grain: sweep order x unit | reads: a_order_states, a_fills, a_cp_events | writes: temp a_sweeps
+-- grain: sweep order x unit | reads: a_order_states, a_fills, a_cp_orders | writes: temp a_sweeps
 -- parameters: :qualifying_dealsources INTEGER[] (default [1])
 -- SPEC §5.3: on the final state G1 leaves=0 & tmq>0, G2 leaves>0 & tmq>0, G3 tmq=0 (sub-labelled
 -- by the final changereason). Qualifying: G1, >=1 trade, every trade's dealsource qualifying and,
@@ -8,8 +8,8 @@
 -- §5.7: time in book and limit distance from the arrival mid (for the G3 view).
 CREATE OR REPLACE TEMP TABLE a_sweeps AS
 WITH unit_cr AS (
-    SELECT security_code, date, count(changereason) > 0 AS has_cr
-    FROM a_cp_events GROUP BY security_code, date
+    SELECT security_code, date, sum(changereasons) > 0 AS has_cr
+    FROM a_cp_orders GROUP BY security_code, date
 ), sw AS (
     SELECT s.*, CASE s.side WHEN 1 THEN 1 WHEN 2 THEN -1 END AS sgn
     FROM a_order_states s WHERE s.is_sweep

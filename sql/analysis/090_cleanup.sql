@@ -9,6 +9,6 @@ DROP TABLE IF EXISTS a_scenario_costs;
 DROP TABLE IF EXISTS a_sweeps;
 DROP TABLE IF EXISTS a_fills;
 DROP TABLE IF EXISTS a_order_states;
-DROP TABLE IF EXISTS a_cp_events;
+DROP TABLE IF EXISTS a_cp_orders;
 DROP TABLE IF EXISTS a_quotes;
 DROP TABLE IF EXISTS a_units;
