@@ -169,7 +169,8 @@ def scan_lines(path: Path, gz: bool, wanted: list[int]) -> LineScan:
     """Stream the decompressed file once: lines, blank lines, CRC32, raw bytes of ``wanted`` lines.
 
     Python only touches chunks (C-level count/find/split), never a per-line loop over the
-    whole file; ``wanted`` must be sorted ascending.
+    whole file, and copies nothing but the few bytes around chunk boundaries: blank lines
+    are looked for with a regex only in chunks that contain one. ``wanted`` must be sorted.
     """
     out, wi, line, tail, last = LineScan(), 0, 1, b"\n", b""
     cur: bytearray | None = None
@@ -178,7 +179,11 @@ def scan_lines(path: Path, gz: bool, wanted: list[int]) -> LineScan:
         while chunk := fh.read(CHUNK):
             out.crc = zlib.crc32(chunk, out.crc)
             n = chunk.count(b"\n")
-            out.blank += _count_blank(tail + chunk, len(tail))
+            edge = tail + chunk[:2]                   # blank lines across the boundary
+            out.blank += _count_blank(edge, len(tail)) - _count_blank(edge[len(tail):], 0) \
+                if edge.find(b"\n", 0, len(tail)) >= 0 else 0
+            if b"\n\n" in chunk or b"\n\r\n" in chunk:
+                out.blank += _count_blank(chunk, 0)
             if cur is not None or (wi < len(wanted) and wanted[wi] <= line + n):
                 parts = chunk.split(b"\n")
                 if cur is not None:
@@ -195,7 +200,7 @@ def scan_lines(path: Path, gz: bool, wanted: list[int]) -> LineScan:
                     wi += 1
             line += n
             out.lines += n
-            tail, last = (tail + chunk)[-2:], chunk[-1:]
+            tail, last = (tail + chunk[-2:])[-2:], chunk[-1:]
     if cur is not None:
         out.raw[cur_line] = bytes(cur).rstrip(b"\r")
     if last and last != b"\n":
@@ -362,6 +367,43 @@ def _statements(template: str, **ctx) -> list[str]:
     return split_statements(render(template, **ctx))
 
 
+def _prefetched(reader, depth: int = 2):
+    """Iterate ``reader`` one batch ahead in a thread: DuckDB turns the sorted rows into the
+    next Arrow batch while pyarrow encodes this one (both release the GIL), so the two
+    single-threaded phases use both cores. At most ``depth`` + 2 batches are alive."""
+    import queue
+    import threading
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def pump():
+        try:
+            for b in reader:
+                while not stop.is_set():
+                    try:
+                        q.put(b, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as exc:          # re-raised in the consumer
+            q.put(exc)
+
+    t = threading.Thread(target=pump, name="duckpipe-ingest-fetch", daemon=True)
+    t.start()
+    try:
+        while (item := q.get()) is not end:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        t.join()
+
+
 def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, root: Path,
                   res: Loaded) -> None:
     """Stream the sorted query into ``out_dir/date=D/<file_id>.parquet`` (temporary names, renamed
@@ -383,7 +425,7 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
                       else rel.fetch_record_batch(ROW_GROUP_SIZE))
         except duckdb.Error as exc:
             raise QueryError(f"{type(exc).__name__}: {exc}") from exc
-        for batch in reader:
+        for batch in _prefetched(reader):
             if not batch.num_rows:
                 continue
             h = batch.column("_h")

@@ -332,3 +332,37 @@ def test_reference_tables_trimmed_and_optional(tmp_path):
         [(4, "OPEN", 12), (4, "CLOSE", 13)]
     assert query(tmp_path / "ws", "SELECT count(*) FROM participants")[0][0] == 0
     assert query(tmp_path / "ws", "SELECT count(*) FROM trades")[0][0] == 0
+
+
+def test_fast_sydney_date_matches_icu():
+    """The ICU-free business date equals DuckDB's time-zone conversion, around every DST change."""
+    import duckdb
+    from duckpipe.profiles.asx import SYDNEY_DATE, SYDNEY_DATE_ICU
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("""CREATE TABLE t AS
+        SELECT (1e9 * epoch(TIMESTAMPTZ '1989-12-25 00:00:00+00'))::BIGINT + i * 1800000000000 + d AS "timestamp"
+        FROM range(1300000) r(i), (VALUES (-1), (0), (1)) v(d)
+        UNION ALL SELECT x FROM (VALUES (0), (-1), (-9223372036854775807), (9223372036854775807)) v(x)""")
+    n, diff = con.execute(f"SELECT count(*), count(*) FILTER (WHERE {SYDNEY_DATE} IS DISTINCT FROM"
+                          f" {SYDNEY_DATE_ICU}) FROM t").fetchone()
+    assert n > 3_000_000 and diff == 0
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
+def test_scan_lines_matches_naive_count(tmp_path, monkeypatch, chunk):
+    """Random CR/LF/blank mixes: lines and blank lines as a per-line loop counts them."""
+    import random
+    from duckpipe import ingest as ing
+    monkeypatch.setattr(ing, "CHUNK", chunk)
+    rng = random.Random(chunk)
+    for k in range(40):
+        data = bytes(rng.choice(b"a\n\n\r,") for _ in range(rng.randrange(0, 60)))
+        p = tmp_path / f"f{k}.csv"
+        p.write_bytes(data)
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        blank = sum(1 for i, ln in enumerate(lines) if ln in (b"", b"\r") and data.count(b"\n") > i)
+        scan = scan_lines(p, False, [])
+        assert (scan.lines, scan.blank) == (len(lines), blank), data

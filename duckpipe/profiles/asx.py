@@ -1,9 +1,10 @@
 """The ASX profile (SPEC §3): DRR-style orders, trades and nbbo plus Genium reference files."""
 from __future__ import annotations
 
-from . import Column, Profile, TableDef
+from . import Column, Profile, TableDef, local_date_sql
 
-SYDNEY_DATE = "(make_timestamptz(\"timestamp\" // 1000) AT TIME ZONE 'Australia/Sydney')::DATE"
+SYDNEY_DATE_ICU = "(make_timestamptz(\"timestamp\" // 1000) AT TIME ZONE 'Australia/Sydney')::DATE"
+SYDNEY_DATE = local_date_sql('"timestamp"', "Australia/Sydney")   # = SYDNEY_DATE_ICU, ~5x cheaper
 
 
 def _cols(spec: str, required: str) -> tuple[Column, ...]:
