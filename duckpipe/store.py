@@ -6,9 +6,10 @@ files on its own in-memory connection.
 
 The catalog records store paths relative to the workspace (the folder of ``duckpipe.duckdb``),
 so a moved or copied workspace reads its own store: ``store_files`` resolves them against the
-catalog's folder, and the catalog's views name them relatively, found through the
-``file_search_path`` that ``sql/catalog/ingest.sql`` sets to the workspace on every open (an
-outside DuckDB client started in the workspace folder resolves them the same way).
+catalog's current folder. The catalog's own views name absolute paths (so any DuckDB client,
+from any working directory, can query them); ``ingest_views_root`` remembers the folder they
+were built for, and ``store_files`` / ``ingest`` on a writable catalog repoint them when the
+workspace has moved.
 """
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ log = logging.getLogger(__name__)
 
 def workspace_root(con: duckdb.DuckDBPyConnection) -> Path:
     """The folder of the connection's database file (the workspace); cwd for in-memory ones."""
-    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-                      ).fetchone()
-    return Path(row[0]).resolve().parent if row and row[0] else Path.cwd()
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+                       ).fetchall()         # fetchall: DuckDB 2 refuses new work while a result is unfinished
+    return Path(rows[0][0]).resolve().parent if rows and rows[0][0] else Path.cwd()
 
 
 def relative(path: str | Path, root: str | Path) -> str:
@@ -55,9 +56,12 @@ def store_files(con: duckdb.DuckDBPyConnection, tables: Iterable[str] | None = N
     Absolute, resolved against ``root`` (default: the folder of the catalog ``con`` has
     open), unless ``relative_paths`` asks for them as recorded.
     """
+    if root is None and not relative_paths:
+        root = workspace_root(con)
+        heal_views(con, root)
     rows = con.execute(
         "SELECT table_name, path, date FROM ingest_files ORDER BY table_name, date, path").fetchall()
-    base = None if relative_paths else (Path(root) if root is not None else workspace_root(con))
+    base = None if relative_paths else Path(root)
     want_t = set(tables) if tables is not None else None
     want_d = set(dates) if dates is not None else None
     out: dict[str, list[str]] = {}
@@ -90,8 +94,36 @@ def create_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
 
 
 def refresh_catalog_views(con: duckdb.DuckDBPyConnection, profile: Profile | None = None) -> None:
-    """Point the catalog's views at the files the manifest lists now (workspace-relative)."""
-    create_views(con, store_files(con, relative_paths=True), profile)
+    """Point the catalog's views at the files the manifest lists now, at the workspace's place."""
+    root = workspace_root(con)
+    create_views(con, store_files(con, root=root), profile)
+    con.execute("DELETE FROM ingest_views_root")
+    con.execute("INSERT INTO ingest_views_root VALUES ($r)", {"r": str(root)})
 
 
-__all__ = ["store_files", "workspace_root", "relative", "absolute", "create_views", "refresh_catalog_views", "view_columns"]
+def heal_views(con: duckdb.DuckDBPyConnection, root: Path | None = None,
+               profile: Profile | None = None) -> bool:
+    """Repoint the catalog's views when the workspace moved since they were built.
+
+    A read-only connection (status, dry run) leaves them alone. Returns whether it repointed.
+    """
+    root = root or workspace_root(con)
+    try:
+        built = con.execute("SELECT root FROM ingest_views_root").fetchall()
+    except duckdb.CatalogException:           # not a duckpipe catalog (in-memory executor)
+        return False
+    if built and built[0][0] == str(root):
+        return False
+    if not built and not con.execute("SELECT count(*) FROM ingest_files").fetchall()[0][0]:
+        return False
+    read_only = con.execute("SELECT readonly FROM duckdb_databases()"
+                            " WHERE database_name = current_database()").fetchall()
+    if read_only and read_only[0][0]:
+        return False
+    log.info("workspace moved (views were built for %s): repointing the views at %s",
+             built[0][0] if built else "another folder", root)
+    refresh_catalog_views(con, profile)
+    return True
+
+
+__all__ = ["store_files", "workspace_root", "relative", "absolute", "create_views", "refresh_catalog_views", "heal_views", "view_columns"]

@@ -112,3 +112,65 @@ def test_orphans_removed_and_never_visible(ingested):
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 18000
         assert ing.clean_orphans(con, st.store_dir) == 1
     assert not orphan.exists()
+
+
+def test_moved_workspace_reads_its_own_store(tmp_path, monkeypatch):
+    """Store paths are workspace-relative: a copied workspace, original deleted, still works."""
+    import shutil
+    from typer.testing import CliRunner
+    from duckpipe.cli import app
+    from duckpipe.synth import synth
+    raw = tmp_path / "raw"
+    synth(raw, securities=2, days=2, orders_per_unit=30, seed=5)
+    old, new = tmp_path / "old", tmp_path / "moved" / "ws"
+    st = resolve(workspace=old, memory_limit="1GB", threads=2, env={})
+    with db.open_workspace(st, "ingest") as con:
+        ing.ingest(con, st, [raw])
+        want = con.execute("SELECT count(*), sum(order_id::HUGEINT) FROM orders").fetchone()
+        n_parts = con.execute("SELECT count(*) FROM store_partitions").fetchone()[0]
+        n_units = con.execute("SELECT count(*) FROM store_partitions WHERE table_name = 'orders'").fetchone()[0]
+        assert all(not Path(p).is_absolute() for (p,) in con.execute("SELECT path FROM ingest_files").fetchall())
+        assert all(not Path(p).is_absolute() for (p,) in
+                   con.execute("SELECT file_path FROM ingest_partitions").fetchall())
+    runner = CliRunner()
+    before = runner.invoke(app, ["units", "--workspace", str(old)])
+    assert before.exit_code == 0, before.output
+    shutil.copytree(old, new)
+    shutil.rmtree(old)
+    after = runner.invoke(app, ["units", "--workspace", str(new)])
+    assert after.exit_code == 0, after.output
+    assert after.output == before.output
+    st2 = resolve(workspace=new, memory_limit="1GB", threads=2, env={})
+    with db.open_workspace(st2, "test") as con:
+        files = store.store_files(con)          # absolute, under the new folder; repoints the views
+        assert files and all(Path(p).is_absolute() and Path(p).is_file() and Path(p).is_relative_to(new)
+                             for paths in files.values() for p in paths)
+        assert con.execute("SELECT count(*), sum(order_id::HUGEINT) FROM orders").fetchone() == want
+        assert con.execute("SELECT count(*) FROM trades").fetchone()[0] > 0
+        assert con.execute("SELECT count(*) FROM store_partitions").fetchone()[0] == n_parts
+        assert not store.heal_views(con)        # already repointed
+    mem = duckdb.connect()
+    store.create_views(mem, files)
+    assert mem.execute("SELECT count(*), sum(order_id::HUGEINT) FROM orders").fetchone() == want
+    run = runner.invoke(app, ["run", "--workspace", str(new), "--memory-limit", "1GB", "--threads", "2", "-q"])
+    assert run.exit_code == 0, run.output
+    monkeypatch.chdir(tmp_path)                 # any DuckDB client, from any folder, reads the views
+    outside = duckdb.connect(str(new / "duckpipe.duckdb"), read_only=True)
+    try:
+        assert outside.execute("SELECT count(*), sum(order_id::HUGEINT) FROM orders").fetchone() == want
+        done = outside.execute("SELECT count(*) FROM units WHERE status = 'done'").fetchone()[0]
+    finally:
+        outside.close()
+    assert done == n_units > 0
+
+
+def test_views_repointed_when_workspace_moves_before_any_engine_call(ingested, tmp_path):
+    """The first writer that lists store files after a move repoints the catalog's views."""
+    import shutil
+    new = tmp_path / "elsewhere"
+    shutil.copytree(ingested.workspace, new)
+    shutil.rmtree(ingested.workspace)
+    st = resolve(workspace=new, memory_limit="1GB", threads=2, env={})
+    with db.open_workspace(st, "ingest") as con:
+        assert store.heal_views(con)
+        assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 18000

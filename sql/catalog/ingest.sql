@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS ingest_rejects (
 );
 CREATE TABLE IF NOT EXISTS ingest_files (
     table_name VARCHAR,
-    path VARCHAR PRIMARY KEY,          -- absolute path of the store Parquet file
+    path VARCHAR PRIMARY KEY,          -- store Parquet file, relative to the workspace
     date DATE,                         -- NULL for reference tables
     rows BIGINT,
     manifest_path VARCHAR
@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS ingest_partitions (
     table_name VARCHAR,
     security_code INTEGER,
     date DATE,
-    file_path VARCHAR,                 -- store file holding the slice
+    file_path VARCHAR,                 -- store file holding the slice (relative to the workspace)
     manifest_path VARCHAR,
     rows BIGINT,
     hash_sum HUGEINT                   -- sum of hash(row) over the slice in that file
@@ -50,10 +50,6 @@ SELECT table_name, security_code, date,
        md5(sum(rows)::VARCHAR || ':' || sum(hash_sum)::VARCHAR) AS checksum
 FROM ingest_partitions
 GROUP BY table_name, security_code, date;
--- Store paths are recorded relative to the workspace, so a moved or copied workspace reads
--- its own store: relative paths in the views above resolve against the folder of this
--- database file (set on every open; an outside client started in the workspace folder, or
--- one that sets file_search_path to it, sees the same files).
-SET VARIABLE duckpipe_workspace = coalesce((SELECT parse_dirpath(path) FROM duckdb_databases()
-                                            WHERE database_name = current_database()), '');
-SET file_search_path = getvariable('duckpipe_workspace');
+-- The workspace folder the catalog's views were last pointed at (their paths are absolute,
+-- so any DuckDB client can query them from anywhere); a moved workspace repoints them.
+CREATE TABLE IF NOT EXISTS ingest_views_root (root VARCHAR);
