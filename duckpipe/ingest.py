@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 ROW_GROUP_SIZE = 65_536
-COMPRESSION = "zstd"           # Arrow's default zstd level (1): about snappy's speed, smaller files
+COMPRESSION = "snappy"         # measured per 58 MB of CSV: snappy 0.13 s, zstd 0.20 s (files 1.4x smaller)
 CHUNK = 8 << 20
 RAW_CAP = 4 << 20            # raw bytes kept per rejected line (DuckDB's own limit is 2 MB)
 FP_BYTES = 1 << 20
@@ -414,6 +414,9 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
     """
     sec = tdef.security_col
     data_cols = [n for n, _ in tdef.store_columns()]
+    # dictionary pages only where values repeat (codes, flags, short texts): building one for
+    # ids, timestamps and sequences is wasted work before the writer falls back to plain.
+    dict_cols = [n for n, t in tdef.store_columns() if t in ("INTEGER", "VARCHAR")]
     written: list[tuple[Path, Path, str, int]] = []      # (tmp, final, date, rows)
     partials: list[pa.Table] = []
     writer: pq.ParquetWriter | None = None
@@ -449,7 +452,8 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
                     final.parent.mkdir(parents=True, exist_ok=True)
                     tmp = final.with_name(final.name + ".tmp")
                     piece = piece.select(data_cols)
-                    writer = pq.ParquetWriter(tmp, piece.schema, compression=COMPRESSION)
+                    writer = pq.ParquetWriter(tmp, piece.schema, compression=COMPRESSION,
+                                              use_dictionary=dict_cols)
                     written.append((tmp, final, d, 0))
                 else:
                     piece = piece.select(data_cols)
