@@ -7,10 +7,14 @@
 -- SPEC §5.1 (bit tests 64|256|2048|4096; the final event in the unit decides the type; filters
 -- on arrival time and participant), §5.2 (states), §3 (ordering key (timestamp, seq); business date).
 -- One hash aggregation over the unit's events, no window sort: each state is ONE row chosen by
--- arg_min/arg_max of a struct of its columns over a struct key (row-level, never per column):
---   arrival    = min (timestamp, seq)  seq NULLS LAST
---   post-entry = min (timestamp, -seq) = the last event sharing the arrival timestamp, seq NULLS LAST
---   final      = max (timestamp, seq)  seq NULLS LAST (a NULL seq loses to any seq)
+-- arg_min/arg_max of a struct of its columns (row-level, never per column) over a HUGEINT key
+-- that orders like the tuple (a HUGEINT compares much faster than a struct key):
+--   ts * 2^65 + (seq IS NULL) * 2^64 + (seq + 2^63)    arrival = min: (timestamp, seq NULLS LAST)
+--   ts * 2^65 + (seq IS NULL) * 2^64 + (2^63 - 1 - seq) post-entry = min: the LAST event sharing
+--                                                      the arrival timestamp (seq DESC NULLS LAST)
+--   ts * 2^65 + (seq IS NOT NULL) * 2^64 + (seq + 2^63) final = max: (timestamp, seq NULLS LAST)
+-- (|timestamp| < 2^62 ns, i.e. before 2116; a larger one overflows the HUGEINT: an error, not a
+-- wrong answer).
 CREATE OR REPLACE TEMP TABLE a_cp_orders AS
 WITH src AS (
     SELECT o.order_id, o.security_code,
@@ -26,24 +30,28 @@ WITH src AS (
     FROM orders o
     WHERE list_contains($read_dates::DATE[], o.date)
       AND list_contains($unit_securities::INTEGER[], o.security_code)
-), g AS (
-    SELECT e.security_code, e.date, e.order_id,
-           arg_min({'side': e.side, 'participantid': e.participantid, 'ts': e.timestamp, 'seq': e.seq,
-                    'price': e.price, 'quantity': e.quantity, 'leaves': e.leavesquantity,
-                    'nb': e.national_bid, 'no': e.national_offer},
-                   {'ts': e.timestamp, 'nul': e.seq IS NULL, 'seq': e.seq}) AS a,
-           arg_min({'ts': e.timestamp, 'seq': e.seq, 'leaves': e.leavesquantity,
-                    'tmq': e.totalmatchedquantity},
-                   {'ts': e.timestamp, 'nul': e.seq IS NULL, 'neg': -e.seq}) AS p,
-           arg_max({'type': e.exchangeordertype, 'ts': e.timestamp, 'seq': e.seq, 'price': e.price,
-                    'quantity': e.quantity, 'leaves': e.leavesquantity, 'tmq': e.totalmatchedquantity,
-                    'status': e.orderstatus, 'cr': e.changereason},
-                   {'ts': e.timestamp, 'nn': e.seq IS NOT NULL, 'seq': e.seq}) AS f,
-           count(*)::INTEGER AS events,
-           coalesce(bool_or(e.changereason = 6), false) AS has_new_event,
-           count(e.changereason) AS changereasons
+), k AS (
+    SELECT e.*, e.timestamp::HUGEINT * 36893488147419103232 AS k_ts,
+           coalesce(e.seq::HUGEINT + 9223372036854775808, 0) AS k_up,
+           coalesce(9223372036854775807 - e.seq::HUGEINT, 0) AS k_down,
+           CASE WHEN e.seq IS NULL THEN 18446744073709551616 ELSE 0 END::HUGEINT AS k_null
     FROM src e JOIN a_units u ON u.security_code = e.security_code AND u.date = e.date
-    GROUP BY e.security_code, e.date, e.order_id
+), g AS (
+    SELECT security_code, date, order_id,
+           arg_min({'side': side, 'participantid': participantid, 'ts': timestamp, 'seq': seq,
+                    'price': price, 'quantity': quantity, 'leaves': leavesquantity,
+                    'nb': national_bid, 'no': national_offer}, k_ts + k_null + k_up) AS a,
+           arg_min({'ts': timestamp, 'seq': seq, 'leaves': leavesquantity, 'tmq': totalmatchedquantity},
+                   k_ts + k_null + k_down) AS p,
+           arg_max({'type': exchangeordertype, 'ts': timestamp, 'seq': seq, 'price': price,
+                    'quantity': quantity, 'leaves': leavesquantity, 'tmq': totalmatchedquantity,
+                    'status': orderstatus, 'cr': changereason},
+                   k_ts + (18446744073709551616 - k_null) + k_up) AS f,
+           count(*)::INTEGER AS events,
+           coalesce(bool_or(changereason = 6), false) AS has_new_event,
+           count(changereason) AS changereasons
+    FROM k
+    GROUP BY security_code, date, order_id
 )
 SELECT security_code, date, order_id, f.type AS exchangeordertype, a.side, a.participantid, events,
        a.ts AS arrival_ts, a.seq AS arrival_seq, p.ts AS post_entry_ts, p.seq AS post_entry_seq,
