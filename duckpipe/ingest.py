@@ -1,11 +1,15 @@
 """Raw files -> typed, sorted Parquet store + manifest, rejects and slice checksums (SPEC §3).
 
-Per input file: a typed DuckDB read into an unsorted per-date staging area (bad rows go to
-DuckDB's reject tables), one sorted Parquet file per business date written under a
-temporary name and renamed, then ONE catalog transaction (manifest, store files, slices,
-rejects) is the commit point. A kill leaves at most orphan files, removed on the next run.
-A byte-level pass over the decompressed file counts lines and blank lines and re-reads the
-exact bytes of rejected lines, so ``rows_read = rows_loaded + rows_rejected`` is checked.
+Per input file, one pass: a typed DuckDB read (bad rows go to DuckDB's reject tables)
+sorted by (business date, security, time, ...) — the ORDER BY spills to temp_directory
+under memory_limit, so any file size fits — streamed as Arrow batches into one Parquet file
+per business date (pyarrow writer, temporary name, renamed when complete). The per-(security,
+date) row counts and checksums are summed from a hash column of the same query. Then ONE
+catalog transaction (manifest, store files, slices, rejects) is the commit point. A kill
+leaves at most orphan files, removed on the next run. A byte-level pass over the
+decompressed file (in a thread, C-level counting) counts lines and blank lines; the exact
+bytes of rejected lines are re-read only when there are rejects, so
+``rows_read = rows_loaded + rows_rejected`` is checked.
 """
 from __future__ import annotations
 
@@ -367,6 +371,15 @@ def _statements(template: str, **ctx) -> list[str]:
     return split_statements(render(template, **ctx))
 
 
+def _sum_slices(parts: list[pa.Table], *cols: str) -> pa.Table:
+    """Per (security_code, date) sums of ``cols`` over partial sums (hash halves and counts:
+    each half is < 2**32, so uint64 sums are exact below 2**32 rows)."""
+    return (pa.concat_tables(parts).group_by(["security_code", "date"])
+            .aggregate([(c, "sum") for c in cols])
+            .select(["security_code", "date", *(f"{c}_sum" for c in cols)])
+            .rename_columns(["security_code", "date", *cols]))
+
+
 def _prefetched(reader, depth: int = 2):
     """Iterate ``reader`` one batch ahead in a thread: DuckDB turns the sorted rows into the
     next Arrow batch while pyarrow encodes this one (both release the GIL), so the two
@@ -432,11 +445,15 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
             if not batch.num_rows:
                 continue
             h = batch.column("_h")
+            if len(partials) >= 256:                     # bounded whatever the file size
+                partials = [_sum_slices(partials, "lo", "hi", "n")]
             partials.append(pa.table({
                 "security_code": batch.column(sec), "date": batch.column("date"),
                 "lo": pc.bit_wise_and(h, pa.scalar(0xFFFFFFFF, pa.uint64())),
                 "hi": pc.shift_right(h, pa.scalar(32, pa.uint64()))})
-                .group_by(["security_code", "date"]).aggregate([("lo", "sum"), ("hi", "sum"), ("lo", "count")]))
+                .group_by(["security_code", "date"]).aggregate([("lo", "sum"), ("hi", "sum"), ("lo", "count")])
+                .select(["security_code", "date", "lo_sum", "hi_sum", "lo_count"])
+                .rename_columns(["security_code", "date", "lo", "hi", "n"]))
             dates = batch.column("date")
             if dates[0] == dates[-1]:
                 pieces = [(dates[0].as_py(), batch)]
@@ -468,11 +485,10 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
         res.store.append((store.relative(final, root), d, n))
         res.rows_loaded += n
     if partials:
-        total = (pa.concat_tables(partials).group_by(["security_code", "date"])
-                 .aggregate([("lo_sum", "sum"), ("hi_sum", "sum"), ("lo_count", "sum")]))
+        total = _sum_slices(partials, "lo", "hi", "n")
         paths = {d: p for p, d, _ in res.store}
         for s_, d, lo, hi, n in zip(*(total.column(c).to_pylist() for c in
-                                      ("security_code", "date", "lo_sum_sum", "hi_sum_sum", "lo_count_sum"))):
+                                      ("security_code", "date", "lo", "hi", "n"))):
             d = str(d)
             res.slices.append((s_, d, paths[d], int(n), (int(hi) << 32) + int(lo)))
         res.slices.sort(key=lambda x: (x[1], x[0]))
