@@ -366,3 +366,25 @@ def test_scan_lines_matches_naive_count(tmp_path, monkeypatch, chunk):
         blank = sum(1 for i, ln in enumerate(lines) if ln in (b"", b"\r") and data.count(b"\n") > i)
         scan = scan_lines(p, False, [])
         assert (scan.lines, scan.blank) == (len(lines), blank), data
+
+
+def test_parquet_input_several_dates_sorted_with_reject(tmp_path):
+    """A Parquet orders file spanning 3 dates: one sorted store file per date, one reject."""
+    import duckdb
+    src = tmp_path / "src" / "orders"
+    src.mkdir(parents=True)
+    duckdb.connect().execute(f"""COPY (SELECT (7904794000124046634 + i)::VARCHAR AS order_id,
+        1725494536001032398 + (40 - i) * 3600000000000 AS timestamp, (i % 3)::VARCHAR AS security_code,
+        CASE WHEN i = 5 THEN 'x' ELSE '3340' END AS price, 1 AS side, 1 AS orderstatus, 100 AS quantity,
+        100 AS leavesquantity, 64 AS exchangeordertype, 54 AS participantid, 0 AS totalmatchedquantity,
+        i AS row_num FROM range(40) t(i)) TO '{src / "o.parquet"}'""")
+    ws = tmp_path / "ws"
+    (f,) = run_ingest(ws, [tmp_path / "src"]).files
+    assert (f.status, f.rows_read, f.rows_loaded, f.rows_rejected) == ("loaded", 40, 39, 1)
+    assert query(ws, "SELECT line, column_name FROM ingest_rejects") == [(6, "price")]
+    files = query(ws, "SELECT path, date, rows FROM ingest_files ORDER BY date")
+    assert [r[2] for r in files] == [r[1] for r in query(
+        ws, "SELECT date, count(*) FROM orders GROUP BY 1 ORDER BY 1")] and len(files) == 3
+    for path, _, _ in files:
+        keys = query(ws, "SELECT security_code, timestamp FROM read_parquet($p)", {"p": str(ws / path)})
+        assert keys == sorted(keys)
