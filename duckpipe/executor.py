@@ -72,11 +72,20 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     return BatchOutput(tables, rows_per_unit(tables), time.perf_counter() - start, steps)
 
 
+def _configure_executor(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
+                        temp_dir: Path | str) -> None:
+    """The run's settings, plus a Parquet footer cache: every batch of a date scans the same
+    immutable store files (a new ingest writes new file names), and by-unit batches would
+    otherwise parse the footers of all three files again for every unit (~2 ms a unit)."""
+    configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+    con.execute("SET parquet_metadata_cache = true")
+
+
 def compute_job(job: BatchJob) -> BatchOutput:
     """Stand-alone entry point (a worker): its own in-memory DuckDB for one job."""
     con = duckdb.connect(":memory:")
     try:
-        configure(con, memory_limit=job.memory_limit, threads=job.threads, temp_dir=job.temp_dir)
+        _configure_executor(con, memory_limit=job.memory_limit, threads=job.threads, temp_dir=job.temp_dir)
         return compute_on(con, job)
     finally:
         con.close()
@@ -89,7 +98,7 @@ class LocalExecutor:
 
     def __init__(self, memory_limit: str, threads: int, temp_dir: Path):
         self.con = duckdb.connect(":memory:")
-        configure(self.con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+        _configure_executor(self.con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
         self._views: dict = {}     # consecutive batches of one date reuse the views
 
     def compute(self, job: BatchJob) -> BatchOutput:
