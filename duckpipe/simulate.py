@@ -53,12 +53,14 @@ class UnitResult:
 class _SideBook:
     """The contras of one side, in (arrival time, seq, order id) order, with the shared ledger."""
 
-    def __init__(self, ids: list[int], ts: list[int], qty: list[int], mid: list[float | None]):
+    def __init__(self, ids: list[int], ts: list[int], qty: list[int] | np.ndarray, mid: list[float | None]):
         self.ids, self.ts, self.mid = ids, ts, mid
-        self.remaining = [max(0, q) for q in qty]
+        rem = np.maximum(np.asarray(qty, dtype=np.int64), 0)
+        self.remaining = rem.tolist()
         n = len(ids)
         # parent[i] == i: contra i is live; otherwise points towards the next live candidate.
-        self.parent = [i if self.remaining[i] > 0 else i + 1 for i in range(n)] + [n]
+        idx = np.arange(n, dtype=np.int64)
+        self.parent = np.where(rem > 0, idx, idx + 1).tolist() + [n]
 
     def find(self, i: int) -> int:
         """Index of the first contra >= i with quantity left (len(ids) when none)."""
@@ -123,8 +125,10 @@ def _books(side: np.ndarray, ts: np.ndarray, qty: np.ndarray, mid: np.ndarray, o
     books = {}
     for s in (1, 2):
         lo, hi = np.searchsorted(side, s, "left"), np.searchsorted(side, s, "right")
-        mids = [None if m != m else m for m in mid[lo:hi].tolist()]
-        books[s] = _SideBook(oid[lo:hi].tolist(), ts[lo:hi].tolist(), qty[lo:hi].tolist(), mids)
+        m = mid[lo:hi]
+        mids = m.astype(object)
+        mids[np.isnan(m)] = None                  # no valid mid -> a NULL price
+        books[s] = _SideBook(oid[lo:hi].tolist(), ts[lo:hi].tolist(), qty[lo:hi], mids.tolist())
     return books
 
 
