@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from duckpipe import api, pipelines
 from duckpipe.cli import app
-from duckpipe.engine import group, plan
+from duckpipe.engine import EST_BYTES_PER_ROW, group, plan
 from duckpipe.errors import UsageError
 from duckpipe.settings import resolve
 from duckpipe.units import Selection, Unit, parse_selection
@@ -78,9 +78,10 @@ def test_plan_grains_and_auto_reason():
     assert len(group(units, "by-month")) == 2
     small = plan(units, "auto", {u.key: 1000 for u in units}, 10**9)
     assert small.strategy == "by-month" and "within half the memory limit" in small.reason
-    big = plan(units, "auto", {u.key: 10**5 for u in units}, 10**9)
+    per_unit = 10**9 // 2 // EST_BYTES_PER_ROW      # rows of one unit that fill the budget (half the limit)
+    big = plan(units, "auto", {u.key: per_unit // 4 for u in units}, 10**9)
     assert big.strategy == "by-date" and "by-month would need" in big.reason
-    huge = plan(units, "auto", {u.key: 10**7 for u in units}, 10**9)
+    huge = plan(units, "auto", {u.key: per_unit for u in units}, 10**9)
     assert huge.strategy == "by-unit"
 
 
