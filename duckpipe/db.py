@@ -135,6 +135,8 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
             configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
                       temp_dir=settings.temp_dir)
             ensure_catalog(con)
+            from .store import heal_views   # store builds on db; imported late to avoid a cycle
+            heal_views(con)                 # a moved workspace: views point at the new folder
             yield con
         finally:
             con.close()

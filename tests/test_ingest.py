@@ -20,7 +20,7 @@ from duckpipe.ingest import ingest, scan_lines
 from duckpipe.settings import resolve
 
 REPO = Path(__file__).resolve().parents[1]
-DRR = REPO.parent / "shared" / "data" / "asx-drr-2024-09-05"
+DRR = (REPO.parent / "shared" / "data" / "asx-drr-2024-09-05").resolve()
 needs_drr = pytest.mark.skipif(not DRR.exists(), reason=f"ASX DRR sample not found at {DRR}")
 
 ORDERS_HEADER = (b"order_id,timestamp,security_code,price,side,orderstatus,quantity,leavesquantity,"
