@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--contras", type=int, default=200_000)
     ap.add_argument("--orders", type=int, default=20_000, help="orders per unit for compute_batch")
     args = ap.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)   # the results are the output
     bench_simulation(args.sweeps, args.contras)
     bench_compute_batch(args.orders)
 

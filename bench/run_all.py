@@ -26,7 +26,7 @@ BENCHES = [
 
 
 def main() -> None:
-    only = sys.argv[1:]
+    only = sys.argv[1:]              # names of bench scripts to run alone (no BENCHMARKS.md)
     parts = [f"# Benchmarks\n\nProduced by `make bench` (`python bench/run_all.py`) on {dt.date.today()},"
              f" {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores,"
              f" {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, Python {platform.python_version()}.\n"]
@@ -38,7 +38,10 @@ def main() -> None:
         body = res.stdout.strip() if res.returncode == 0 else f"FAILED (exit {res.returncode}):\n```\n{res.stderr[-3000:]}\n```"
         print(body, flush=True)
         parts.append(f"## {title}\n\nCommand: `python {' '.join(cmd)}`\n\n{body}\n")
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts))
+    if only:
+        return                       # a partial run prints only; BENCHMARKS.md holds whole runs
+    notes = (HERE / "NOTES.md").read_text() if (HERE / "NOTES.md").exists() else ""
+    (ROOT / "BENCHMARKS.md").write_text("\n".join(parts[:1] + [notes] + parts[1:]))
 
 
 if __name__ == "__main__":

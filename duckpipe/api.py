@@ -57,25 +57,10 @@ class UnitsView:
 
 def _prepare_units(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline, settings: Settings,
                    write: bool) -> tuple[list[UnitRow], dict]:
-    discovered = unitsmod.discover(con)
-    if not discovered:
+    if not unitsmod.discover(con):
         raise EmptyWorkspace(f"no data in {settings.workspace}: run 'duckpipe ingest' first")
-    if write:
-        unitsmod.sync_units(con, discovered)
-        unitsmod.mark_dead_running_failed(con)
-    checksums = unitsmod.partition_checksums(con, pipe.tables_read)
-    digest = pipe.digest()
-    sigs = {u.key: unitsmod.signature(checksums.get(u.key), digest, settings.params, settings.scenarios)
-            for u in discovered}
-    rows = unitsmod.list_units(con, sigs)
-    if not write:   # read-only: units not yet synced show as pending
-        known = {r.unit.key for r in rows}
-        extra = [u for u in discovered if u.key not in known]
-        rows = sorted(rows + [UnitRow(0, u, "pending", signature=sigs[u.key]) for u in extra],
-                      key=lambda r: (r.unit.date, r.unit.security_code))
-        for i, r in enumerate(rows, 1):
-            r.position = i
-    return rows, sigs
+    return unitsmod.current_rows(con, pipe.tables_read, pipe.digest(), settings.params, settings.scenarios,
+                                 write=write)
 
 
 def units(settings: Settings, selection: Selection = Selection(), pipeline: str = "analysis") -> UnitsView:

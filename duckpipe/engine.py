@@ -26,7 +26,7 @@ from .executor import BatchJob, BatchOutput
 from .progress import Display, Guards, PeakSampler, RunStatus, StatusFile, own_tree_rss
 from .settings import Settings
 from .sqlrender import quote_ident
-from .units import Unit, UnitRow
+from .units import Unit
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("auto", "by-unit", "by-date", "by-week", "by-month")

@@ -16,10 +16,10 @@ import logging
 import re
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import duckdb
 import jinja2
@@ -27,6 +27,7 @@ import jinja2
 from . import charts
 from .db import execute
 from .errors import DuckpipeError, EmptyWorkspace
+from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table
 from .settings import Settings
 from .sqlrender import quote_ident, render, split_statements
 
@@ -39,8 +40,6 @@ CSV_TABLES = AGG_TABLES + ["stats_tests", "units"]
 EXTENDED = [("agg_by_hour", "By hour of arrival (Sydney)"), ("agg_by_size", "By size bucket"),
             ("agg_by_participant", "By participant"), ("agg_by_security", "By security"),
             ("agg_by_date", "By date")]
-MAX_ROWS = 40          # longer tables are cut (the CSV has them all)
-DASH = "–"
 
 
 @dataclass
@@ -53,139 +52,6 @@ class ReportResult:
     performance: Path
     csv_files: list[Path]
     warnings: list[str]
-
-
-@dataclass
-class Table:
-    """A formatted table plus its provenance (result table and a reproducing query)."""
-
-    title: str
-    source: str
-    sql: str
-    headers: list[str]
-    rows: list[list[str]]
-    numeric: list[bool]
-    highlight: list[bool] = field(default_factory=list)
-    note: str = ""
-    total: int = 0
-
-
-# ----------------------------------------------------------------------------- formatting
-
-_ID_COLS = re.compile(r"(^|_)(id|code|hour|run_id|participantid|bucket|label|scope|segment|"
-                      r"group|scenario|stage|status|side)$")
-
-
-def col_kind(col: str) -> str:
-    """The display kind of a column, from its name (columns carry their unit, STYLE §7)."""
-    c = col.lower()
-    if c in ("p_value", "p_adjusted"):
-        return "pvalue"
-    if c.endswith("_bps") or "_bps_" in c:      # savings_bps_<scenario> of the aggregates
-        return "bps"
-    if c.endswith("_bytes"):
-        return "bytes"
-    if c.endswith("_aud"):
-        return "aud"
-    if c.endswith("_per_s"):
-        return "rate"
-    if c.endswith("_s"):
-        return "seconds"
-    if "ratio" in c or c.endswith("_share"):
-        return "ratio"
-    if c.endswith(("sweeps", "orders", "matches", "_count", "_costed")) or c in ("n", "rows", "units"):
-        return "number"
-    if "vwap" in c or "price" in c or c.endswith("_mid") or c == "mid":
-        return "price"
-    if c.endswith("value") or c.endswith("cost") or c.endswith("savings"):
-        return "money"
-    if _ID_COLS.search(c) or c.startswith("order_id") or c in ("date", "hour", "security"):
-        return "id"
-    return "number"
-
-
-_UNIT = {"price": "A$", "money": "A$", "aud": "A$", "bps": "bps", "ratio": "%", "seconds": "s",
-         "bytes": "MiB", "rate": "rows/s"}
-_WORDS = {"vwap": "VWAP", "vwte": "VWTE", "ttff": "TTFF", "g1": "G1", "g2": "G2", "g3": "G3",
-          "id": "ID", "ci": "CI", "n": "n", "sim": "sim.", "p": "p", "rss": "RSS", "cp": "CP",
-          "sd": "SD", "a": "A", "b": "B"}
-
-
-def col_label(col: str) -> str:
-    """A header for people: 'mean_arrival_cost_bps' -> 'Mean arrival cost (bps)'."""
-    kind = col_kind(col)
-    col = col.replace("_bps_", "_") if kind == "bps" else col
-    base = re.sub(r"_(bps|s|bytes|per_s|aud)$", "", col) if kind in ("bps", "seconds", "bytes", "rate", "aud") \
-        else col
-    words = [_WORDS.get(w, w) for w in base.split("_") if w]
-    text = " ".join(words) or col
-    text = text[0].upper() + text[1:]
-    if kind == "rate":
-        return f"{text} per second"
-    unit = _UNIT.get(kind)
-    return f"{text} ({unit})" if unit else text
-
-
-def fmt(value: Any, kind: str = "number") -> str:
-    """Format one value for a reader; NULL is a dash, ints keep every digit (order ids)."""
-    if value is None or isinstance(value, jinja2.Undefined) or (isinstance(value, float) and value != value):
-        return DASH
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return value
-    if kind == "id":
-        return str(value)
-    if kind in ("price", "money", "aud"):     # sign before the currency: -A$2.50
-        amount = value / 1000 if kind != "aud" else value
-        text = f"A${abs(amount):,.{3 if kind == 'price' else 2}f}"
-        return "-" + text if amount < 0 and text.strip("A$0.,") else text   # ASCII: pastes into sheets
-    if kind == "bps":
-        return f"{value:,.2f}"
-    if kind == "ratio":
-        return f"{100 * value:,.2f}"
-    if kind == "seconds":
-        return f"{value:,.3f}"
-    if kind == "bytes":
-        return f"{value / 2**20:,.1f}"
-    if kind == "rate":
-        return f"{value:,.0f}"
-    if kind == "pvalue":
-        return "<0.0001" if value < 1e-4 else f"{value:.4f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.3f}"
-
-
-def fmt_bytes(n: Any) -> str:
-    """1536 -> '1.5 KiB': memory and spill volumes."""
-    if n is None:
-        return DASH
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.2f} {unit}"
-        size /= 1024
-    return DASH
-
-
-def make_table(title: str, source: str, sql: str, cols: Sequence[str], rows: Sequence[Sequence[Any]],
-               *, note: str = "", highlight: Callable[[dict], bool] | None = None,
-               limit: int | None = None) -> Table:
-    """Format query rows by column kind into a Table (cut to ``limit`` rows, total kept)."""
-    kinds = [col_kind(c) for c in cols]
-    shown = rows[:limit] if limit else rows
-    out = [[fmt(v, k) for v, k in zip(r, kinds)] for r in shown]
-    numeric = [k not in ("id",) and not all(isinstance(r[i], (str, date)) or r[i] is None for r in shown)
-               for i, k in enumerate(kinds)]
-    marks = [bool(highlight(dict(zip(cols, r)))) for r in shown] if highlight else []
-    if limit and len(rows) > limit:
-        note = (note + " " if note else "") + f"Showing {limit} of {len(rows):,} rows."
-    return Table(title, source, sql, [col_label(c) for c in cols], out, numeric, marks, note, len(rows))
 
 
 # ----------------------------------------------------------------------------- database helpers
@@ -459,19 +325,14 @@ class Sections:
 
 
 def effective_statuses(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[tuple[int, date], str]:
-    """Statuses as `duckpipe units` shows them: a done unit whose signature changed is stale, a
-    unit in the store but not yet in `units` is pending. {} when the store cannot tell."""
+    """Statuses as `duckpipe units` shows them (stale, and pending for units not yet synced);
+    {} when the store cannot tell."""
     try:
         from . import pipelines, units as unitsmod
         pipe = pipelines.get("analysis")
-        found = unitsmod.discover(con)
-        sums = unitsmod.partition_checksums(con, pipe.tables_read)
-        digest = pipe.digest()
-        sigs = {u.key: unitsmod.signature(sums.get(u.key), digest, settings.params, settings.scenarios)
-                for u in found}
-        out = {u.key: "pending" for u in found}
-        out.update({r.unit.key: r.status for r in unitsmod.list_units(con, sigs)})
-        return out
+        rows, _ = unitsmod.current_rows(con, pipe.tables_read, pipe.digest(), settings.params,
+                                        settings.scenarios, write=False)
+        return {r.unit.key: r.status for r in rows}
     except (DuckpipeError, duckdb.Error, ImportError, AttributeError, KeyError, TypeError) as exc:
         log.debug("effective unit statuses unavailable, using the units table: %s", exc)
         return {}

@@ -223,6 +223,30 @@ def select(rows: list[UnitRow], sel: Selection, known_securities: set[int] | Non
     return out
 
 
+def current_rows(con: duckdb.DuckDBPyConnection, tables_read: Iterable[str], templates_digest: str,
+                 params: dict[str, Any], scenarios: list[dict[str, Any]], *, write: bool
+                 ) -> tuple[list[UnitRow], dict[tuple[int, dt.date], str]]:
+    """Every unit of the store with its effective status and current signature.
+
+    With ``write`` (under the workspace lock) new units get checkpoint rows and dead
+    ``running`` rows become failed; read-only, units not yet synced show as pending.
+    """
+    discovered = discover(con)
+    if write:
+        sync_units(con, discovered)
+        mark_dead_running_failed(con)
+    checksums = partition_checksums(con, tables_read)
+    sigs = {u.key: signature(checksums.get(u.key), templates_digest, params, scenarios) for u in discovered}
+    rows = list_units(con, sigs)
+    known = {r.unit.key for r in rows}
+    extra = [UnitRow(0, u, "pending", signature=sigs[u.key]) for u in discovered if u.key not in known]
+    if extra:
+        rows = sorted(rows + extra, key=lambda r: (r.unit.date, r.unit.security_code))
+        for i, r in enumerate(rows, 1):
+            r.position = i
+    return rows, sigs
+
+
 def mark_dead_running_failed(con: duckdb.DuckDBPyConnection) -> int:
     """``running`` rows seen under our lock were left by a dead process: mark them failed."""
     n = con.execute("SELECT count(*) FROM units WHERE status = 'running'").fetchone()[0]

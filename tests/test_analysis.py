@@ -7,7 +7,6 @@ import random
 import re
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 import oracle

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from conftest import DRR, needs_drr

@@ -17,7 +17,7 @@ from duckpipe.cli import app
 from duckpipe.engine import EST_BYTES_PER_ROW, group, plan
 from duckpipe.errors import UsageError
 from duckpipe.settings import resolve
-from duckpipe.units import Selection, Unit, parse_selection
+from duckpipe.units import Unit, parse_selection
 
 runner = CliRunner()
 

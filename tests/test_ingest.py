@@ -5,7 +5,6 @@ import csv
 import gzip
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -158,8 +157,8 @@ def test_bad_rows_rejected_with_line_column_reason_and_bytes(tmp_path, gz):
 
 
 def test_scan_lines_chunk_boundaries(tmp_path, monkeypatch):
-    from duckpipe import ingest as ing
-    monkeypatch.setattr(ing, "CHUNK", 7)
+    from duckpipe import rawfiles
+    monkeypatch.setattr(rawfiles, "CHUNK", 7)
     data = b"h1,h2\n\nabc,def\r\n\r\n\nlong,line,here\nx"
     p = tmp_path / "f.csv"
     p.write_bytes(data)
@@ -353,8 +352,8 @@ def test_fast_sydney_date_matches_icu():
 def test_scan_lines_matches_naive_count(tmp_path, monkeypatch, chunk):
     """Random CR/LF/blank mixes: lines and blank lines as a per-line loop counts them."""
     import random
-    from duckpipe import ingest as ing
-    monkeypatch.setattr(ing, "CHUNK", chunk)
+    from duckpipe import rawfiles
+    monkeypatch.setattr(rawfiles, "CHUNK", chunk)
     rng = random.Random(chunk)
     for k in range(40):
         data = bytes(rng.choice(b"a\n\n\r,") for _ in range(rng.randrange(0, 60)))

@@ -40,7 +40,7 @@ def ingested(tmp_path, monkeypatch):
 
 
 def profile(con: duckdb.DuckDBPyConnection, sql: str, out: Path) -> dict:
-    con.execute(f"PRAGMA enable_profiling='json'")
+    con.execute("PRAGMA enable_profiling='json'")
     con.execute(f"PRAGMA profiling_output='{out}'")
     con.execute(sql).fetchall()
     con.execute("PRAGMA disable_profiling")
