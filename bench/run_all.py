@@ -17,7 +17,7 @@ import psutil
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCHES = [
-    ("Ingest vs Polars (issue: ingest)", ["bench/bench_ingest.py", "--gb", "2", "--memory-limit", "1GB",
+    ("Ingest vs Polars (issue: ingest)", ["bench/bench_ingest.py", "--gb", "2", "--memory-limit", "1GB", "--polars-sorted",
                                           "--threads", "2", "--out", "bench/out/ingest"]),
     ("Engine overhead per unit (issue: engine)", ["bench/bench_engine.py"]),
     ("Dark-book simulation and batch compute (issue: analysis)", ["bench/bench_simulate.py"]),
