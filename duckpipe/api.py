@@ -153,13 +153,14 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
     eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
     t0 = time.perf_counter()
     interrupted, finalize_rows = False, {}
-    with PeakSampler() as sampler:
+    with PeakSampler(spill_dir=settings.temp_dir) as sampler:
         eng.sampler = sampler
         try:
             if the_plan.batches:
                 with eng.stage("units") as st:
                     st.rows = eng.run(the_plan, sigs)
                 eng.record_steps()
+                ex.close()                   # its memory is free before the aggregation
                 if pipe.finalize:
                     with db.transaction(con):
                         finalize_rows = pipe.finalize(con, settings, eng.stage)
@@ -168,7 +169,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
             eng.reset_running()
         finally:
             ex.close()
-        peak = sampler.peak
+        peak = sampler.overall
     result = RunResult(run_id, the_plan.strategy, the_plan.reason, n_selected, eng.done, eng.failed,
                        time.perf_counter() - t0, peak, finalize_rows, interrupted)
     state = "interrupted" if interrupted else ("failed" if eng.failed else "finished")

@@ -121,10 +121,11 @@ class Engine:
         start = time.perf_counter()
         yield timer
         peak = self.sampler.peak if self.sampler else own_tree_rss()
+        spilled = self.sampler.peak_spill if self.sampler else 0
         self.con.execute(
             "INSERT INTO run_stages VALUES ($r, $s, to_timestamp($t0)::TIMESTAMP, now()::TIMESTAMP, $d, $n, $p, $sp)",
             {"r": self.run_id, "s": name, "t0": timer.started, "d": time.perf_counter() - start,
-             "n": timer.rows, "p": peak, "sp": self.executor.spilled_bytes()})
+             "n": timer.rows, "p": peak, "sp": spilled})
 
     # ---------------------------------------------------------------- batches
     def job(self, batch_id: int, units: list[Unit]) -> BatchJob:
@@ -225,7 +226,7 @@ class Engine:
                 st.rows_per_s = rows / elapsed if elapsed else 0.0
                 finished = st.units_done + st.units_failed
                 st.eta_s = elapsed / finished * (total_units - finished) if finished else None
-                st.rss_bytes = self.sampler.peak if self.sampler else own_tree_rss()
+                st.rss_bytes = self.sampler.overall if self.sampler else own_tree_rss()
                 st.cpu_percent = _cpu()
                 self.status_file.write(st, throttle=i < len(batches))
                 display.update(st)

@@ -107,12 +107,6 @@ class LocalExecutor:
     def interrupt(self) -> None:
         self.con.interrupt()
 
-    def spilled_bytes(self) -> int:
-        try:
-            return int(self.con.execute("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()").fetchone()[0])
-        except duckdb.Error:
-            return 0
-
     def close(self) -> None:
         self.con.close()
 

@@ -83,3 +83,25 @@ def test_status_file_is_replaced_atomically_and_throttled(tmp_path):
 def test_other_cpu_is_a_percentage():
     g = Guards(GuardConfig())
     assert 0.0 <= g.other_cpu() <= 100.0
+
+
+def test_peak_sampler_catches_a_short_spike_and_spill_files(tmp_path):
+    """A 200 MB allocation freed at once, and a spill file deleted at once, still show as peaks."""
+    import time
+
+    from duckpipe.progress import PeakSampler, own_tree_rss
+    with PeakSampler(interval=0.02, spill_dir=tmp_path) as sampler:
+        sampler.reset()
+        base = own_tree_rss()
+        spike = bytearray(200 * 2**20)
+        spike[::4096] = b"x" * len(spike[::4096])       # touch every page
+        del spike
+        (tmp_path / "duckdb_temp_block-1.block").write_bytes(b"\0" * 5_000_000)
+        time.sleep(0.2)
+        (tmp_path / "duckdb_temp_block-1.block").unlink()
+        stage_peak, stage_spill = sampler.peak, sampler.peak_spill
+        sampler.reset()                          # a new stage starts from the current values
+        assert sampler.peak < stage_peak - 100 * 2**20 and sampler.peak_spill == 0
+    assert stage_peak >= base + 190 * 2**20
+    assert stage_spill >= 5_000_000
+    assert sampler.overall >= stage_peak         # the run's peak keeps the earlier stage's
