@@ -127,8 +127,9 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
     out(f"ingested {len(s.files)} files: {s.rows_loaded:,} rows loaded, {s.rows_rejected:,} rejected"
         f" (see table ingest_rejects), {mbps:,.1f} MB/s, peak memory {s.peak_rss_bytes / 2**20:,.0f} MB")
     if s.failed:
-        typer.echo(f"Error: {len(s.failed)} file(s) could not be read: "
-                   + "; ".join(f"{f.path}: {f.error}" for f in s.failed), err=True)
+        others = "; the others loaded" if len(s.failed) < len(s.files) else ""
+        typer.echo(f"Error: {len(s.failed)} of {len(s.files)} files could not be read (marked failed above,"
+                   f" with the reason){others}. Fix them and run ingest again.", err=True)
         raise typer.Exit(1)
 
 

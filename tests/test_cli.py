@@ -71,3 +71,18 @@ def test_units_on_the_drr_sample(tmp_path):
     assert res.exit_code == 2 and res.output.startswith("Error: --dates")
     res = runner.invoke(app, ["units", "--workspace", ws, "--securities", "85603"])
     assert res.exit_code == 2 and "unknown security 85603" in res.output
+
+
+def test_unreadable_files_fail_alone_with_exit_1(tmp_path):
+    """A file missing required columns and a corrupt gzip fail; the good file still loads."""
+    from duckpipe.synth import synth
+    synth(tmp_path / "src", securities=1, days=1, orders_per_unit=20, seed=2)
+    (tmp_path / "src" / "orders" / "bad.csv").write_text("a,b,c\n1,2,3\n")
+    (tmp_path / "src" / "trades" / "garbage.csv.gz").write_bytes(b"not gzip at all" * 100)
+    res = runner.invoke(app, ["ingest", str(tmp_path / "src"), "--workspace", str(tmp_path / "ws"), "-q"])
+    assert res.exit_code == 1
+    assert "required column(s) missing: order_id" in res.output and "bad.csv" in res.output
+    assert "garbage.csv.gz" in res.output and "Traceback" not in res.output
+    assert "Error: 2 of " in res.output and "the others loaded" in res.output
+    res = runner.invoke(app, ["units", "--workspace", str(tmp_path / "ws")])
+    assert res.exit_code == 0 and "pending" in res.output

@@ -109,3 +109,22 @@ def test_drr_groups_agree_with_the_samples_final_states_file(tmp_path):
             leaves, tmq = int(f["leavesquantity"]), int(f["totalmatchedquantity"])
             want[1 if leaves == 0 and tmq > 0 else 2 if tmq > 0 else 3] += 1
     assert groups == want and sum(want.values()) > 4000
+
+
+def test_drr_report_writes_all_four_outputs(tmp_path):
+    """`duckpipe report` on the real sample: HTML, Markdown, performance and CSVs, no external URL."""
+    import re
+    ws = tmp_path / "ws"
+    assert duckpipe_cli("ingest", str(DRR), "--workspace", str(ws), "-q").returncode == 0
+    assert duckpipe_cli("run", "--workspace", str(ws), "-q").returncode == 0
+    res = duckpipe_cli("report", "--workspace", str(ws), "--out", str(tmp_path / "out"))
+    assert res.returncode == 0, res.stderr
+    out = tmp_path / "out"
+    html = (out / "report.html").read_text()
+    assert (out / "report.md").stat().st_size and (out / "performance.md").stat().st_size
+    assert len(list((out / "csv").glob("*.csv"))) >= 8
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    n_orders = con.execute("SELECT count(*) FROM order_states").fetchone()[0]
+    con.close()
+    assert "<svg" in html and "110621" in html and f"{n_orders:,}" in html   # the headline count
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
