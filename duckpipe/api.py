@@ -4,14 +4,17 @@ Functions return dataclasses and never print. Errors are :mod:`duckpipe.errors` 
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import signal
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import duckdb
 
@@ -129,6 +132,32 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
                         guards or GuardConfig(), argv or [], quiet)
 
 
+@contextlib.contextmanager
+def _ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
+    """First Ctrl-C: set ``stop`` and interrupt the running queries, so the batch in flight rolls
+    back and the run stops cleanly (exit 3); a second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("Ctrl-C: rolling back the batch in flight, then stopping (Ctrl-C again to stop at once)")
+        for target in interruptible:
+            try:
+                target.interrupt()
+            except Exception:  # noqa: BLE001 - a closed connection has nothing to interrupt
+                pass
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> None:
     from .sqlrender import quote_ident
     with db.transaction(con):
@@ -153,7 +182,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
     eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
     t0 = time.perf_counter()
     interrupted, finalize_rows = False, {}
-    with PeakSampler(spill_dir=settings.temp_dir) as sampler:
+    with PeakSampler(spill_dir=settings.temp_dir) as sampler, _ctrl_c(eng.guards.stop, [ex, con]):
         eng.sampler = sampler
         try:
             if the_plan.batches:
@@ -164,11 +193,16 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
                 if pipe.finalize:
                     with db.transaction(con):
                         finalize_rows = pipe.finalize(con, settings, eng.stage)
+        except Exception:
+            if not eng.guards.stop.is_set():
+                raise
+            interrupted = True               # a query stopped by Ctrl-C: rolled back above
         except KeyboardInterrupt:
             interrupted = True
-            eng.reset_running()
         finally:
             ex.close()
+        if interrupted:
+            eng.reset_running()
         peak = sampler.overall
     result = RunResult(run_id, the_plan.strategy, the_plan.reason, n_selected, eng.done, eng.failed,
                        time.perf_counter() - t0, peak, finalize_rows, interrupted)

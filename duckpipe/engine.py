@@ -193,6 +193,8 @@ class Engine:
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:   # noqa: BLE001 - a batch may fail for any reason; retry per unit
+            if self.guards.stop.is_set():        # Ctrl-C interrupted the query: not the unit's fault
+                raise KeyboardInterrupt from exc
             if len(units) == 1:
                 self.mark_failed(units[0], _error_text(exc))
                 self.mark_running(next_units)
@@ -218,6 +220,8 @@ class Engine:
         self.mark_running(batches[0] if batches else [])
         try:
             for i, batch in enumerate(batches, 1):
+                if self.guards.stop.is_set():
+                    raise KeyboardInterrupt
                 st.current = f"batch {i}/{len(batches)}: {batch[0]}" + (f" +{len(batch) - 1}" if len(batch) > 1 else "")
                 self.status_file.write(st, throttle=True)
                 rows += self.run_batch(i, batch, signatures, batches[i] if i < len(batches) else [])

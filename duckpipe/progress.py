@@ -181,8 +181,10 @@ class Guards:
     """Pause between batches while others hog the CPU, memory is short, or a cooling break is due."""
 
     def __init__(self, cfg: GuardConfig, on_pause: Callable[[str], None] = lambda reason: None,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self.cfg, self.on_pause, self.clock, self.sleep = cfg, on_pause, clock, sleep
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Any] | None = None):
+        self.stop = threading.Event()      # set on Ctrl-C: a pause ends at once
+        self.cfg, self.on_pause, self.clock = cfg, on_pause, clock
+        self.sleep = sleep or self.stop.wait
         self._high_since: float | None = None
         self._batches = 0
         self._checked = float("-inf")
@@ -234,7 +236,7 @@ class Guards:
         if fixed is not None:
             self.sleep(fixed)
         else:
-            while still():
+            while still() and not self.stop.is_set():
                 self.sleep(self.cfg.poll_s)
         waited = self.clock() - start
         self.pauses.append((reason, waited))
