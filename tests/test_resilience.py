@@ -26,6 +26,19 @@ def _start_run(ws, *extra):
                             stderr=subprocess.PIPE, text=True)
 
 
+def _wait_running(ws, proc, timeout=60.0):
+    """Until the run in ``proc`` has written its status file (its signal handlers are in place)."""
+    import json
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads((ws / "status.json").read_text()).get("pid") == proc.pid:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+
+
 def _snapshot(ws, tables):
     """Every result table, sorted, with the engine's own columns (run ids, timings) left out."""
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
@@ -115,7 +128,8 @@ def test_status_from_a_second_terminal_shows_live_progress(workspace):
 def test_ctrl_c_stops_cleanly_with_exit_3_and_resumes(workspace):
     proc = _start_run(workspace, "--pipeline", "counts", "--strategy", "by-unit", "--cool-every", "1",
                       "--cool-seconds", "0.2")
-    time.sleep(3.0)
+    _wait_running(workspace, proc)
+    time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err
@@ -148,7 +162,8 @@ def test_ctrl_c_inside_queries_then_resume_equals_uninterrupted(workspace, tmp_p
     stops = 0
     for _ in range(4):
         proc = _start_run(workspace, "--strategy", "by-unit")
-        time.sleep(rng.uniform(1.2, 3.0))
+        _wait_running(workspace, proc)
+        time.sleep(rng.uniform(0.1, 1.5))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode in (0, 3), err
