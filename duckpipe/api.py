@@ -195,6 +195,8 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
                         finalize_rows = pipe.finalize(con, settings, eng.stage)
         except Exception:
             if not eng.guards.stop.is_set():
+                con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP, status = 'error' WHERE run_id = $r",
+                            {"r": run_id})
                 raise
             interrupted = True               # a query stopped by Ctrl-C: rolled back above
         except KeyboardInterrupt:
