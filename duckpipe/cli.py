@@ -215,9 +215,10 @@ def _print_dry_run(d: api.DryRun) -> None:
 
 @app.command("status")
 @handle_errors
-def status_cmd(workspace: Workspace = None, config: Config = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
+               threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
     """Progress of the current or last run (works while a run holds the database)."""
-    settings = _settings(workspace, config, None, None, None, verbose, quiet)
+    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     st = api.status(settings)
     s = st.status or {}
     if st.live:
