@@ -225,7 +225,7 @@ def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit:
         eta = f"{s.get('eta_s'):,.0f}s" if s.get("eta_s") is not None else "?"
         out(f"run {s.get('run_id', '?')} (pid {s.get('pid', '?')}) is {s.get('state', 'running')}:"
             f" {s.get('units_done', 0)}/{s.get('units_total', '?')} units done, {s.get('units_failed', 0)} failed,"
-            f" batch {s.get('batches_done', 0)}/{s.get('batches_total', '?')}, {s.get('rows_per_s', 0):,.0f} rows/s,"
+            f" batch {s.get('batches_done', 0)}/{s.get('batches_total', '?')}, {s.get('rows_per_s', 0):,.0f} input rows/s,"
             f" eta {eta}, memory {s.get('rss_bytes', 0) / 2**20:,.0f} MB")
         if s.get("current"):
             out(f"  now: {s['current']}")

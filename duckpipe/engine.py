@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 import duckdb
+import psutil
 import pyarrow as pa
 
 from . import db, pipelines, store
@@ -41,6 +43,7 @@ class Plan:
     strategy: str
     reason: str
     batches: list[list[Unit]]
+    input_rows: dict[tuple[int, dt.date], int] = field(default_factory=dict)   # store rows per unit
 
 
 def _grain_key(strategy: str) -> Callable[[Unit], Any]:
@@ -64,7 +67,7 @@ def plan(units: list[Unit], strategy: str, unit_rows: dict[tuple[int, dt.date], 
          memory_limit_bytes: int) -> Plan:
     """Batches for ``strategy``; ``auto`` picks the largest grain whose biggest batch fits half the memory."""
     if strategy != "auto":
-        return Plan(strategy, "chosen on the command line", group(units, strategy))
+        return Plan(strategy, "chosen on the command line", group(units, strategy), unit_rows)
     budget = memory_limit_bytes // 2
     notes = []
     for grain in ("by-month", "by-week", "by-date"):
@@ -73,9 +76,10 @@ def plan(units: list[Unit], strategy: str, unit_rows: dict[tuple[int, dt.date], 
         if biggest <= budget:
             reason = (f"{grain}: largest batch needs ~{biggest / 2**20:,.0f} MB (est.), within half the"
                       f" memory limit ({budget / 2**20:,.0f} MB)" + (f"; {'; '.join(notes)}" if notes else ""))
-            return Plan(grain, reason, batches)
+            return Plan(grain, reason, batches, unit_rows)
         notes.append(f"{grain} would need ~{biggest / 2**20:,.0f} MB")
-    return Plan("by-unit", f"by-unit: {'; '.join(notes)} (over {budget / 2**20:,.0f} MB)", group(units, "by-unit"))
+    return Plan("by-unit", f"by-unit: {'; '.join(notes)} (over {budget / 2**20:,.0f} MB)", group(units, "by-unit"),
+                unit_rows)
 
 
 @dataclass
@@ -111,6 +115,8 @@ class Engine:
         self.failed: list[tuple[Unit, str]] = []
         self.done = 0
         self.step_seconds: dict[str, float] = defaultdict(float)
+        self._proc = psutil.Process()
+        self._proc.cpu_percent(None)       # the first reading only starts the measurement
 
     # ---------------------------------------------------------------- stages
     @contextmanager
@@ -211,10 +217,10 @@ class Engine:
     # ---------------------------------------------------------------- the loop
     def run(self, plan_: Plan, signatures: dict) -> int:
         total_units = sum(len(b) for b in plan_.batches)
-        st = self.status = RunStatus(self.run_id, _pid(), "running", time.time(), total_units,
+        st = self.status = RunStatus(self.run_id, os.getpid(), "running", time.time(), total_units,
                                      batches_total=len(plan_.batches), strategy=plan_.strategy)
         display = Display(total_units, quiet=self.quiet)
-        rows, t0 = 0, time.perf_counter()
+        rows, input_rows, t0 = 0, 0, time.perf_counter()
         self.guards.on_pause = lambda reason: self._paused(reason, display)
         batches = plan_.batches
         self.mark_running(batches[0] if batches else [])
@@ -227,11 +233,12 @@ class Engine:
                 rows += self.run_batch(i, batch, signatures, batches[i] if i < len(batches) else [])
                 elapsed = time.perf_counter() - t0
                 st.batches_done, st.units_done, st.units_failed, st.rows = i, self.done, len(self.failed), rows
-                st.rows_per_s = rows / elapsed if elapsed else 0.0
+                input_rows += sum(plan_.input_rows.get(u.key, 0) for u in batch)
+                st.rows_per_s = input_rows / elapsed if elapsed else 0.0
                 finished = st.units_done + st.units_failed
                 st.eta_s = elapsed / finished * (total_units - finished) if finished else None
                 st.rss_bytes = self.sampler.overall if self.sampler else own_tree_rss()
-                st.cpu_percent = _cpu()
+                st.cpu_percent = self._proc.cpu_percent(None)   # since the last batch
                 self.status_file.write(st, throttle=i < len(batches))
                 display.update(st)
                 if i < len(plan_.batches):
@@ -252,16 +259,6 @@ class Engine:
             self.status.state = "paused" if reason else "running"
             self.status_file.write(self.status)
             display.update(self.status)
-
-
-def _pid() -> int:
-    import os
-    return os.getpid()
-
-
-def _cpu() -> float:
-    import psutil
-    return psutil.Process().cpu_percent(None)
 
 
 def _error_text(exc: BaseException) -> str:

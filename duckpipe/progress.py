@@ -132,7 +132,7 @@ class RunStatus:
     batches_done: int = 0
     current: str = ""
     rows: int = 0
-    rows_per_s: float = 0.0
+    rows_per_s: float = 0.0    # input rows (orders, trades, quotes) of the finished units per second
     eta_s: float | None = None
     rss_bytes: int = 0
     cpu_percent: float = 0.0
@@ -259,7 +259,7 @@ class Display:
             self._progress.start()
 
     def update(self, st: RunStatus) -> None:
-        info = (f"{st.rows_per_s:,.0f} rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
+        info = (f"{st.rows_per_s:,.0f} input rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
                 + (f"  PAUSED: {st.paused}" if st.paused else ""))
         if self._progress is not None:
             self._progress.update(self._task, completed=st.units_done + st.units_failed, info=info)
