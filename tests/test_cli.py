@@ -86,3 +86,17 @@ def test_unreadable_files_fail_alone_with_exit_1(tmp_path):
     assert "Error: 2 of " in res.output and "the others loaded" in res.output
     res = runner.invoke(app, ["units", "--workspace", str(tmp_path / "ws")])
     assert res.exit_code == 0 and "pending" in res.output
+
+
+def test_committed_sample_is_what_its_documented_command_writes(tmp_path):
+    """data/sample-asx must stay reproducible from data/README.md's synth command."""
+    from conftest import REPO
+    sample = REPO / "data" / "sample-asx"
+    res = runner.invoke(app, ["synth", str(tmp_path / "s"), "--securities", "2", "--days", "2",
+                              "--orders-per-unit", "40", "--seed", "42", "--gzip", "-q"])
+    assert res.exit_code == 0, res.output
+    ours = sorted(p.relative_to(sample) for p in sample.rglob("*") if p.is_file())
+    fresh = sorted(p.relative_to(tmp_path / "s") for p in (tmp_path / "s").rglob("*") if p.is_file())
+    assert ours == fresh
+    for rel in ours:
+        assert (sample / rel).read_bytes() == (tmp_path / "s" / rel).read_bytes(), rel
