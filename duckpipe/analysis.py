@@ -36,6 +36,8 @@ UNIT_TEMPLATES: list[str] = [
     "analysis/080_dark_results.sql",
     "analysis/090_cleanup.sql",
 ]
+# Jinja macros the steps import: hashed into unit signatures with the steps, never run alone.
+SHARED_TEMPLATES: list[str] = ["analysis/_business_date.sql"]
 _DARK_RESULTS = "analysis/080_dark_results.sql"
 _CLEANUP = "analysis/090_cleanup.sql"
 
@@ -151,4 +153,4 @@ def _note(timings: dict[str, float] | None, key: str, t0: float) -> None:
         timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
 
 
-__all__ = ["UNIT_TEMPLATES", "RESULT_TABLES", "compute_batch", "render_context", "size_bucket_labels"]
+__all__ = ["UNIT_TEMPLATES", "SHARED_TEMPLATES", "RESULT_TABLES", "compute_batch", "render_context", "size_bucket_labels"]

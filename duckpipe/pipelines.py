@@ -75,7 +75,7 @@ def _analysis_pipeline() -> Pipeline:
         pass
     return Pipeline(
         name="analysis",
-        templates=tuple(analysis.UNIT_TEMPLATES),
+        templates=tuple(analysis.UNIT_TEMPLATES) + tuple(analysis.SHARED_TEMPLATES),
         result_tables=tuple(analysis.RESULT_TABLES),
         compute=analysis.compute_batch,
         finalize=_make_finalize(finalizers) if finalizers else None,

@@ -6,15 +6,11 @@
 -- same security with timestamp <= t on the same business date, ties on timestamp -> larger
 -- sequence. Invalid quotes are dropped BEFORE picking the last one; one row per timestamp is kept
 -- (the largest sequence) so that the ASOF joins of later steps have no ties to break.
+{% from 'analysis/_business_date.sql' import business_date with context %}
 CREATE OR REPLACE TEMP TABLE a_quotes AS
 WITH q AS (
     SELECT n.security_code,
-{% if day_rollover %}
-           CASE WHEN dp_local(n.timestamp)::TIME >= $day_rollover::TIME
-                THEN dp_local(n.timestamp)::DATE + 1 ELSE dp_local(n.timestamp)::DATE END AS date,
-{% else %}
-           n.date,
-{% endif %}
+           {{ business_date('n', 'timestamp') }} AS date,
            n.timestamp, n.sequence, n.bidprice, n.offerprice
     FROM nbbo n
     WHERE list_contains($read_dates::DATE[], n.date)

@@ -15,15 +15,11 @@
 --   ts * 2^65 + (seq IS NOT NULL) * 2^64 + (seq + 2^63) final = max: (timestamp, seq NULLS LAST)
 -- (|timestamp| < 2^62 ns, i.e. before 2116; a larger one overflows the HUGEINT: an error, not a
 -- wrong answer).
+{% from 'analysis/_business_date.sql' import business_date with context %}
 CREATE OR REPLACE TEMP TABLE a_cp_orders AS
 WITH src AS (
     SELECT o.order_id, o.security_code,
-{% if day_rollover %}
-           CASE WHEN dp_local(o.timestamp)::TIME >= $day_rollover::TIME
-                THEN dp_local(o.timestamp)::DATE + 1 ELSE dp_local(o.timestamp)::DATE END AS date,
-{% else %}
-           o.date,
-{% endif %}
+           {{ business_date('o', 'timestamp') }} AS date,
            o.timestamp, o.seq, o.side, o.price, o.quantity, o.leavesquantity,
            o.totalmatchedquantity, o.orderstatus, o.changereason, o.exchangeordertype,
            o.national_bid, o.national_offer, o.participantid

@@ -5,17 +5,13 @@
 -- date; a trade report (dealsource 5) carries the same orderid on both rows of its match group:
 -- counted once (one row per orderid x matchgroupid). mid_i = the trade's national snapshot when
 -- valid (0 < bid < offer), else the mid at the trade time (§3 ASOF over valid quotes).
+{% from 'analysis/_business_date.sql' import business_date with context %}
 CREATE OR REPLACE TEMP TABLE a_fills AS
 WITH sw AS (
     SELECT security_code, date, order_id FROM a_order_states WHERE is_sweep
 ), tr AS (
     SELECT t.security_code,
-{% if day_rollover %}
-           CASE WHEN dp_local(t.tradetime)::TIME >= $day_rollover::TIME
-                THEN dp_local(t.tradetime)::DATE + 1 ELSE dp_local(t.tradetime)::DATE END AS date,
-{% else %}
-           t.date,
-{% endif %}
+           {{ business_date('t', 'tradetime') }} AS date,
            t.orderid, t.matchgroupid, t.sequence, t.row_num, t.tradetime, t.dealsource,
            t.tradeprice, t.quantity, t.nationalbidpricesnapshot AS snb, t.nationalofferpricesnapshot AS sno
     FROM trades t
