@@ -1,5 +1,7 @@
 """Exception types that carry a user-facing message and an exit code (SPEC §1).
 
+Failed units are not an exception: a run returns them and the CLI exits 1.
+
 The CLI catches :class:`DuckpipeError` in one place, prints ``Error: <message>`` and exits
 with ``exit_code``; anything else is a bug and shows a traceback only with ``-v``.
 """
@@ -30,12 +32,6 @@ class WorkspaceLocked(DuckpipeError):
 
 class EmptyWorkspace(DuckpipeError):
     """A command needs data or results that the workspace does not have yet."""
-
-
-class UnitsFailed(DuckpipeError):
-    """Some units failed; the others ran (exit 1)."""
-
-    exit_code = 1
 
 
 class Interrupted(DuckpipeError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -242,10 +242,4 @@ def _resolve_params(cfg: dict, sets: list[str], problems: list[str]) -> tuple[di
     return params, sources
 
 
-def with_params(settings: Settings, **params: Any) -> Settings:
-    """A copy with some analysis parameters replaced (tests, API users)."""
-    return replace(settings, params={**settings.params, **params})
-
-
-__all__ = ["Settings", "resolve", "parse_size", "PARAMS", "DEFAULT_SCENARIOS", "parse_scenarios",
-           "with_params"] + [f.name for f in fields(Settings)][:0]
+__all__ = ["Settings", "resolve", "parse_size", "PARAMS", "DEFAULT_SCENARIOS", "parse_scenarios"]

@@ -209,3 +209,25 @@ def test_rows_per_unit_counts_each_table():
     t1 = pa.table({"security_code": [1, 1, 2], "date": [d, d, d]})
     t2 = pa.table({"security_code": [1], "date": [d]})
     assert rows_per_unit({"a": t1, "b": t2}) == {(1, d): 3, (2, d): 1}
+
+
+def test_stand_alone_job_equals_the_local_executor(workspace):
+    """compute_job (what a remote worker runs: store files only, no catalog) gives the same tables."""
+    import duckdb as _duckdb
+    from duckpipe import store
+    from duckpipe.executor import BatchJob, LocalExecutor, compute_job
+    s = _settings(workspace)
+    unit = api.units(s).rows[5].unit
+    con = _duckdb.connect(str(s.db_path), read_only=True)
+    files = store.store_files(con, tables=["orders", "trades", "nbbo"], dates=[unit.date])
+    con.close()
+    job = BatchJob(1, (unit.key,), files, s.params, s.scenarios, "analysis", "512MB", 1, str(workspace / "tmp"))
+    alone = compute_job(job)
+    local = LocalExecutor("512MB", 1, workspace / "tmp")
+    try:
+        here = local.compute(job)
+    finally:
+        local.close()
+    assert alone.rows_per_unit == here.rows_per_unit and alone.rows_per_unit[unit.key] > 0
+    for name, table in here.tables.items():       # same rows, in any order
+        assert sorted(map(repr, alone.tables[name].to_pylist())) == sorted(map(repr, table.to_pylist())), name
