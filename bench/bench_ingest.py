@@ -60,11 +60,11 @@ def generate(out: Path, gb: float, files: int) -> list[Path]:
 INGEST = """
 import sys, logging
 from pathlib import Path
-from duckpipe import db
-from duckpipe.ingest import ingest
+from duckpipe import catalog
+from duckpipe.ingest.load import ingest
 from duckpipe.settings import resolve
 st = resolve(workspace=sys.argv[1], memory_limit=sys.argv[3], threads=int(sys.argv[4]), env={})
-with db.open_workspace(st, "ingest") as con:
+with catalog.open_workspace(st, "ingest") as con:
     s = ingest(con, st, [Path(sys.argv[2])])
     assert not s.failed, s.failed
 """

@@ -19,9 +19,9 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from duckpipe.analysis import compute_batch  # noqa: E402
+from duckpipe.analysis.simulate import simulate_batch  # noqa: E402
+from duckpipe.analysis.steps import compute_batch  # noqa: E402
 from duckpipe.settings import DEFAULT_SCENARIOS  # noqa: E402
-from duckpipe.simulate import simulate_batch  # noqa: E402
 
 log = logging.getLogger("bench_simulate")
 DAY_NS = 6 * 3600 * 10**9

@@ -4,27 +4,25 @@ Functions return dataclasses and never print. Errors are :mod:`duckpipe.errors` 
 """
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import json
 import logging
-import signal
-import threading
-import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 
-from . import db, machine, pipelines, units as unitsmod
-from .engine import STRATEGIES, Engine, Plan, RunResult, plan as make_plan
-from .errors import DuckpipeError, EmptyWorkspace, Interrupted, UsageError
-from .executor import check_executor, make_executor
-from .progress import GuardConfig, Guards, PeakSampler, StatusFile
+from . import catalog, db, machine
+from .analysis import pipelines
+from .engine import session
+from .engine import units as unitsmod
+from .engine.executor import check_executor
+from .engine.planning import STRATEGIES, Plan
+from .engine.planning import plan as make_plan
+from .engine.progress import GuardConfig, StatusFile
+from .engine.runner import RunResult
+from .engine.units import Selection, UnitRow
+from .errors import DuckpipeError, EmptyWorkspace, UsageError
 from .settings import Settings
-from .units import Selection, UnitRow
 
 log = logging.getLogger(__name__)
 RERUN = ("missing", "failed", "all")
@@ -41,12 +39,12 @@ def synth(out: Path, **kwargs: Any):
 def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
            progress=None):
     """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``."""
-    from .ingest import ingest as _ingest
+    from .ingest.load import ingest as _ingest
     if not sources and not table_globs:
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
             or [settings.workspace / "data" / "raw"]
-    with db.open_workspace(settings, "ingest") as con:
+    with catalog.open_workspace(settings, "ingest") as con:
         return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
 
 
@@ -69,7 +67,7 @@ def _prepare_units(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline, set
 def units(settings: Settings, selection: Selection = Selection(), pipeline: str = "analysis") -> UnitsView:
     """List units with their checkpoint status, filtered."""
     pipe = pipelines.get(pipeline)
-    with db.open_workspace(settings, "units", create=False) as con:
+    with catalog.open_workspace(settings, "units", create=False) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=True)
         known = {r.unit.security_code for r in rows}
         return UnitsView(unitsmod.select(rows, selection, known), len(rows))
@@ -116,9 +114,8 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
         return _dry_run(settings, selection, pipe, strategy, rerun, fresh)
     if fresh and not yes:
         raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
-    with db.open_workspace(settings, "run", create=False) as con:
-        if pipe.catalog_template:
-            db.run_script(con, pipe.catalog_template)
+    with catalog.open_workspace(settings, "run", create=False) as con:
+        pipe.create_tables(con)
         rows, sigs = _prepare_units(con, pipe, settings, write=True)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         if fresh:
@@ -128,102 +125,19 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
         todo = _to_run(selected, rerun)
         the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
                              settings.memory_limit_bytes)
-        return _execute(con, settings, pipe, the_plan, sigs, len(selected), executor, scheduler,
-                        guards or GuardConfig(), argv or [], quiet)
-
-
-@contextlib.contextmanager
-def _ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
-    """First Ctrl-C: set ``stop`` and interrupt the running queries, so the batch in flight rolls
-    back and the run stops cleanly (exit 3); a second Ctrl-C stops at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        log.warning("Ctrl-C: rolling back the batch in flight, then stopping (Ctrl-C again to stop at once)")
-        for target in interruptible:
-            try:
-                target.interrupt()
-            except Exception:  # noqa: BLE001 - a closed connection has nothing to interrupt
-                pass
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        options = session.RunOptions(executor, scheduler, guards or GuardConfig(), tuple(argv or ()), quiet)
+        return session.execute(con, settings, pipe, the_plan, sigs, len(selected), options)
 
 
 def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> None:
-    from .sqlrender import quote_ident
     with db.transaction(con):
         for t in pipe.result_tables:
-            con.execute(f"DELETE FROM {quote_ident(t)}")
-        con.execute("UPDATE units SET status = 'pending', signature = NULL, error = NULL, attempts = 0,"
-                    " started_at = NULL, finished_at = NULL, duration_s = NULL, rows = NULL, run_id = NULL")
-
-
-def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_name, scheduler,
-             guard_cfg, argv, quiet) -> RunResult:
-    run_id = dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    status_file = StatusFile(settings.workspace)
-    ex = make_executor(executor_name, memory_limit=settings.memory_limit, threads=settings.threads,
-                       temp_dir=settings.temp_dir, scheduler=scheduler)
-    con.execute("INSERT INTO runs (run_id, started_at, status, argv, settings, machine, strategy, strategy_reason,"
-                " units_selected, units_done, units_failed) VALUES ($r, now()::TIMESTAMP, 'running', $a, $s, $m,"
-                " $st, $why, $n, 0, 0)",
-                {"r": run_id, "a": json.dumps(argv), "s": json.dumps(settings.effective(), default=str),
-                 "m": json.dumps(machine.facts(settings.workspace)), "st": the_plan.strategy,
-                 "why": the_plan.reason, "n": n_selected})
-    eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
-    t0 = time.perf_counter()
-    interrupted, finalize_rows = False, {}
-    with PeakSampler(spill_dir=settings.temp_dir) as sampler, _ctrl_c(eng.guards.stop, [ex, con]):
-        eng.sampler = sampler
-        try:
-            if the_plan.batches:
-                with eng.stage("units") as st:
-                    st.rows = eng.run(the_plan, sigs)
-                eng.record_steps()
-                ex.close()                   # its memory is free before the aggregation
-                if pipe.finalize:
-                    with db.transaction(con):
-                        finalize_rows = pipe.finalize(con, settings, eng.stage)
-        except Exception:
-            if not eng.guards.stop.is_set():
-                con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP, status = 'error' WHERE run_id = $r",
-                            {"r": run_id})
-                raise
-            interrupted = True               # a query stopped by Ctrl-C: rolled back above
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            ex.close()
-        if interrupted:
-            eng.reset_running()
-        peak = sampler.overall
-    result = RunResult(run_id, the_plan.strategy, the_plan.reason, n_selected, eng.done, eng.failed,
-                       time.perf_counter() - t0, peak, finalize_rows, interrupted)
-    state = "interrupted" if interrupted else ("failed" if eng.failed else "finished")
-    con.execute("UPDATE runs SET finished_at = now()::TIMESTAMP, status = $st, units_done = $d, units_failed = $f,"
-                " peak_rss_bytes = $p WHERE run_id = $r",
-                {"st": state, "d": eng.done, "f": len(eng.failed), "p": peak, "r": run_id})
-    if eng.status:
-        eng.status.state = state
-        eng.status.current = ""
-        status_file.write(eng.status)
-    if interrupted:
-        raise Interrupted(f"interrupted: {eng.done} units done in run {run_id}; the batch in flight was rolled back."
-                          " Run the same command again to resume.")
-    return result
+            con.execute(f"DELETE FROM {db.quote_ident(t)}")
+        unitsmod.reset_all(con)
 
 
 def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
-    with db.open_read_only(settings) as con:
+    with catalog.open_read_only(settings) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=False)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         todo = selected if fresh else _to_run(selected, rerun)
@@ -236,7 +150,7 @@ def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
 def _render_batch_sql(pipe: pipelines.Pipeline, units: list, settings: Settings) -> str:
     """The SQL of the first batch as it would run (the analysis may render it more precisely)."""
     if pipe.name == "analysis":
-        from . import analysis
+        from .analysis import steps as analysis
         if hasattr(analysis, "render_batch_sql"):
             return analysis.render_batch_sql(units, settings.params, settings.scenarios)
     from .sqlrender import render
@@ -261,7 +175,7 @@ def status(settings: Settings) -> Status:
         raise EmptyWorkspace(f"no workspace database in {settings.workspace}: nothing has run yet")
     if db.writer_active(settings.workspace):
         return Status(live=True, status=sf.read())
-    with db.open_read_only(settings) as con:
+    with catalog.open_read_only(settings) as con:
         last = con.execute("SELECT run_id, started_at, finished_at, status, strategy, units_selected, units_done,"
                            " units_failed, peak_rss_bytes FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()
         cols = ["run_id", "started_at", "finished_at", "status", "strategy", "units_selected", "units_done",
@@ -273,8 +187,9 @@ def status(settings: Settings) -> Status:
 
 def report(settings: Settings, out: Path | None = None, selection: Selection = Selection()):
     """Write report.html, report.md, performance.md and CSV exports."""
-    from .report import build_report
-    with db.open_workspace(settings, "report", create=False) as con:
+    from .report.build import build_report
+    with catalog.open_workspace(settings, "report", create=False) as con:
+        pipelines.get("analysis").create_tables(con)
         keys = None
         if not selection.is_empty():
             rows, _ = _prepare_units(con, pipelines.get("analysis"), settings, write=False)
@@ -297,6 +212,7 @@ def doctor(settings: Settings) -> Doctor:
     import platform
 
     import pyarrow
+
     from . import __version__
     facts = machine.facts(settings.workspace)
     warnings = []
@@ -316,7 +232,7 @@ def _db_health(settings: Settings) -> dict[str, Any]:
     if not settings.db_path.exists():
         return {"path": str(settings.db_path), "exists": False}
     try:
-        with db.open_read_only(settings) as con:
+        with catalog.open_read_only(settings) as con:
             size = con.execute("SELECT database_size FROM pragma_database_size()").fetchone()[0]
             tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall()]
             counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall()) \

@@ -10,16 +10,17 @@ import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from . import api
+from .engine.progress import FileProgress, GuardConfig
+from .engine.units import parse_selection
 from .errors import DuckpipeError, UsageError
-from .progress import FileProgress, GuardConfig
 from .settings import Settings, resolve
-from .units import parse_selection
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Out-of-core analysis of exchange order and trade files with embedded DuckDB.")

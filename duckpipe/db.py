@@ -1,4 +1,7 @@
-"""The one place that opens DuckDB: settings applied, workspace lock, error translation.
+"""The bottom layer: open and configure DuckDB, lock a workspace, execute, transactions.
+
+It knows no table and no template (the catalog module owns the bookkeeping DDL); it imports
+nothing of duckpipe but :mod:`errors`.
 
 DuckDB lets no other process open a database file while one has it open for writing, so
 every command that opens ``duckpipe.duckdb`` first takes an ``fcntl`` lock on
@@ -13,19 +16,49 @@ import fcntl
 import json
 import logging
 import os
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 import psutil
 
 from .errors import DuckpipeError, EmptyWorkspace, WorkspaceLocked
-from .settings import Settings
-from .sqlrender import quote_literal, render, split_statements
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "duckpipe.lock"
+DB_NAME = "duckpipe.duckdb"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")     # $name: whole names ($scenario_1 is not $scenario_10)
+
+
+def quote_literal(value: Any) -> str:
+    """Render a Python value as a SQL literal (strings single-quoted, quotes doubled)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"cannot render {value!r} as a SQL literal")
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(quote_literal(v) for v in value) + "]"
+    text = str(value)
+    if "\x00" in text:
+        raise ValueError("NUL byte in SQL literal")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    """Double-quote an identifier after checking it is a plain name (no injection by name)."""
+    if not isinstance(name, str) or not _IDENT.match(name):
+        raise ValueError(f"not a valid identifier: {name!r}")
+    return '"' + name + '"'
 
 
 def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
@@ -39,11 +72,10 @@ def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int
     con.execute("SET TimeZone = 'UTC'")
 
 
-def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
+def connect_memory(*, memory_limit: str, threads: int, temp_dir: Path | str) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the run's settings (used by executors on the store)."""
     con = duckdb.connect(":memory:")
-    configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
-              temp_dir=settings.temp_dir)
+    configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     return con
 
 
@@ -55,7 +87,7 @@ class WorkspaceLock:
         self.command = command
         self._fh = None
 
-    def acquire(self, reader_wait_s: float = 10.0) -> "WorkspaceLock":
+    def acquire(self, reader_wait_s: float = 10.0) -> WorkspaceLock:
         """Take the lock; wait for short-lived readers (status, dry run), fail at once for a writer."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+")
@@ -90,7 +122,7 @@ class WorkspaceLock:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> "WorkspaceLock":
+    def __enter__(self) -> WorkspaceLock:
         return self.acquire()
 
     def __exit__(self, *exc: Any) -> None:
@@ -115,49 +147,46 @@ def _parse_holder(text: str) -> str:
 
 
 @contextlib.contextmanager
-def open_workspace(settings: Settings, command: str, *, create: bool = True
-                   ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Lock the workspace, open ``duckpipe.duckdb`` with the settings, ensure the catalog.
+def locked_connection(workspace: Path, command: str, *, memory_limit: str, threads: int,
+                      temp_dir: Path | str, create: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Lock the workspace and open ``duckpipe.duckdb`` in it, configured.
 
     Only ``ingest`` creates a workspace; other commands on a folder without one say so
     (a mistyped --workspace must not leave an empty workspace behind).
     """
-    ws = settings.workspace
-    if not create and not settings.db_path.exists():
-        raise EmptyWorkspace(f"no workspace database in {ws}: run 'duckpipe ingest' first")
-    ws.mkdir(parents=True, exist_ok=True)
-    with WorkspaceLock(ws, command):
+    db_path = workspace / DB_NAME
+    if not create and not db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {workspace}: run 'duckpipe ingest' first")
+    workspace.mkdir(parents=True, exist_ok=True)
+    with WorkspaceLock(workspace, command):
         try:
-            con = duckdb.connect(str(settings.db_path))
+            con = duckdb.connect(str(db_path))
         except duckdb.Error as exc:
-            raise DuckpipeError(f"cannot open {settings.db_path}: {exc}") from None
+            raise DuckpipeError(f"cannot open {db_path}: {exc}") from None
         try:
-            configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
-                      temp_dir=settings.temp_dir)
-            ensure_catalog(con)
-            from .store import heal_views   # store builds on db; imported late to avoid a cycle
-            heal_views(con)                 # a moved workspace: views point at the new folder
+            configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
             yield con
         finally:
             con.close()
 
 
 @contextlib.contextmanager
-def open_read_only(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+def open_read_only(workspace: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the catalog read-only under a shared lock: for status, dry runs and doctor.
 
     Changes nothing in the workspace; a writer that starts meanwhile waits for us (see acquire).
     """
-    if not settings.db_path.exists():
-        raise EmptyWorkspace(f"no workspace database in {settings.workspace}: run 'duckpipe ingest' first")
-    with open(settings.workspace / LOCK_NAME, "a+") as fh:
+    db_path = workspace / DB_NAME
+    if not db_path.exists():
+        raise EmptyWorkspace(f"no workspace database in {workspace}: run 'duckpipe ingest' first")
+    with open(workspace / LOCK_NAME, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             raise WorkspaceLocked(f"{_parse_holder(fh.read())} is using this workspace"
-                                  f" ({settings.workspace})") from None
-        con = duckdb.connect(str(settings.db_path), read_only=True)
+                                  f" ({workspace})") from None
+        con = duckdb.connect(str(db_path), read_only=True)
         try:
             yield con
         finally:
@@ -178,23 +207,11 @@ def writer_active(workspace: Path) -> bool:
         return False
 
 
-def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the bookkeeping tables (sql/catalog.sql) when missing: idempotent."""
-    for stmt in split_statements(render("catalog.sql")):
-        con.execute(stmt)
-
-
-def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, Any] | None = None,
-               **context: Any) -> None:
-    """Render ``template`` and execute each statement, binding ``params`` where named."""
-    for stmt in split_statements(render(template, **context)):
-        execute(con, stmt, params, template=template)
-
-
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
             *, template: str = "", where: str = "") -> duckdb.DuckDBPyConnection:
     """Execute with only the parameters the statement names; translate DuckDB errors."""
-    bound = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    named = set(_PARAM.findall(sql))
+    bound = {k: v for k, v in (params or {}).items() if k in named}
     try:
         return con.execute(sql, bound) if bound else con.execute(sql)
     except duckdb.InterruptException:

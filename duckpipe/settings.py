@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import machine
 from .errors import UsageError
+from .profiles import Profile, get_profile
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -129,6 +131,11 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
     sources_cfg: dict[str, Any] = field(default_factory=dict)   # [sources] table of duckpipe.toml
+    profile: str = "asx"       # input profile (SPEC §3): duckpipe.profiles.<name>
+
+    @property
+    def profile_def(self) -> Profile:
+        return get_profile(self.profile)
 
     @property
     def db_path(self) -> Path:
@@ -146,7 +153,7 @@ class Settings:
         """{name: {value, source}} for runs.settings, --dry-run and doctor."""
         out = {
             "workspace": str(self.workspace), "memory_limit": self.memory_limit,
-            "threads": self.threads, "temp_dir": str(self.temp_dir),
+            "threads": self.threads, "temp_dir": str(self.temp_dir), "profile": self.profile,
         }
         out.update({f"param.{k}": v for k, v in self.params.items()})
         out["scenarios"] = self.scenarios
@@ -164,7 +171,7 @@ def load_config(path: Path) -> dict[str, Any]:
 def resolve(*, workspace: str | Path | None = None, config: str | Path | None = None,
             memory_limit: str | None = None, threads: int | None = None,
             temp_dir: str | Path | None = None, sets: list[str] | None = None,
-            env: dict[str, str] | None = None) -> Settings:
+            env: dict[str, str] | None = None, profile: str | None = None) -> Settings:
     """Layer command line, environment, config file and machine defaults into Settings."""
     env = dict(os.environ if env is None else env)
     sources: dict[str, str] = {}
@@ -202,6 +209,13 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
         problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer")
         thr = 1
     tmp = pick("temp_dir", temp_dir, "DUCKPIPE_TEMP_DIR", settings_cfg, ws / "tmp")
+    prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, "asx"))
+    if sources["profile"] == "machine default":
+        sources["profile"] = "built-in"
+    try:
+        get_profile(prof)
+    except UsageError as exc:
+        problems.append(f"profile ({sources['profile']}): {exc.message}")
 
     params, psources = _resolve_params(raw.get("parameters", {}), sets or [], problems)
     sources.update(psources)
@@ -215,7 +229,7 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
         raise UsageError("; ".join(problems))
     return Settings(workspace=ws, memory_limit=str(mem).replace(" ", ""), threads=thr,
                     temp_dir=Path(tmp).expanduser().resolve(), params=params, scenarios=scenarios,
-                    sources=sources, config_path=cfg_path if cfg_path.exists() else None,
+                    sources=sources, config_path=cfg_path if cfg_path.exists() else None, profile=prof,
                     sources_cfg=raw.get("sources", {}) if isinstance(raw.get("sources", {}), dict) else {})
 
 

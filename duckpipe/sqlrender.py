@@ -1,4 +1,4 @@
-"""Jinja2 rendering of the SQL templates under ``sql/``.
+"""Jinja2 rendering of the SQL templates under ``sql/`` (package ``duckpipe.sql`` when installed).
 
 Jinja only *shapes* a query (optional clauses, column lists). Values reach DuckDB as bound
 parameters (``$name``); where DuckDB cannot bind (``SET``, ``COPY ... TO 'path'``, view
@@ -10,46 +10,24 @@ from __future__ import annotations
 import hashlib
 import re
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
+import duckdb
 import jinja2
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+from .db import execute, quote_ident, quote_literal
 
 
-def quote_literal(value: Any) -> str:
-    """Render a Python value as a SQL literal (strings single-quoted, quotes doubled)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"cannot render {value!r} as a SQL literal")
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(quote_literal(v) for v in value) + "]"
-    text = str(value)
-    if "\x00" in text:
-        raise ValueError("NUL byte in SQL literal")
-    return "'" + text.replace("'", "''") + "'"
-
-
-def quote_ident(name: str) -> str:
-    """Double-quote an identifier after checking it is a plain name (no injection by name)."""
-    if not isinstance(name, str) or not _IDENT.match(name):
-        raise ValueError(f"not a valid identifier: {name!r}")
-    return '"' + name + '"'
+def sql_root():
+    """The shipped templates (the repository's ``sql/``, package ``duckpipe.sql`` when installed)."""
+    return resources.files("duckpipe.sql")
 
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+        loader=jinja2.FileSystemLoader(str(sql_root())),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -68,7 +46,7 @@ def render(template: str, **context: Any) -> str:
 
 def template_text(template: str) -> str:
     """The raw text of a template (what unit signatures hash)."""
-    return (SQL_DIR / template).read_text(encoding="utf-8")
+    return sql_root().joinpath(template).read_text(encoding="utf-8")
 
 
 def templates_digest(templates: list[str]) -> str:
@@ -90,3 +68,14 @@ def split_statements(sql: str) -> list[str]:
 
 def _only_comments(text: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in text.splitlines())
+
+
+def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, Any] | None = None,
+               **context: Any) -> None:
+    """Render ``template`` and execute each statement, binding ``params`` where named."""
+    for stmt in split_statements(render(template, **context)):
+        execute(con, stmt, params, template=template)
+
+
+__all__ = ["render", "run_script", "split_statements", "templates_digest", "template_text",
+           "quote_ident", "quote_literal", "sql_root"]

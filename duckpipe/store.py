@@ -16,13 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import duckdb
 
-from .db import run_script
 from .profiles import Profile, get_profile
+from .sqlrender import run_script
 
 log = logging.getLogger(__name__)
 

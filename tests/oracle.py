@@ -2,7 +2,7 @@
 
 Independent of the SQL: it reads the same view-shaped rows (dicts, order ids as Python ints) and
 follows the spec text literally, one unit at a time, with naive loops (the dark simulation scans
-every contra for every sweep). Used by the tests to check duckpipe.analysis.compute_batch.
+every contra for every sweep). Used by the tests to check duckpipe.analysis.steps.compute_batch.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ NEG_INF = float("-inf")
 
 
 def local(ts: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts // 10**9, tz=dt.timezone.utc).astimezone(SYD).replace(
+    return dt.datetime.fromtimestamp(ts // 10**9, tz=dt.UTC).astimezone(SYD).replace(
         microsecond=(ts // 1000) % 10**6)
 
 

@@ -44,7 +44,7 @@ NBBO_COLUMNS = [
 
 
 def sydney_date(ts: int) -> dt.date:
-    return dt.datetime.fromtimestamp(ts // 10**9, tz=dt.timezone.utc).astimezone(SYD).date()
+    return dt.datetime.fromtimestamp(ts // 10**9, tz=dt.UTC).astimezone(SYD).date()
 
 
 def ts_at(date: dt.date, hh: int, mm: int = 0, ss: float = 0.0) -> int:

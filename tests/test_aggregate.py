@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_stats import D1, D2, insert, make_catalog, set_units, settings
 
-from duckpipe.aggregate import AGGREGATES, build_aggregates, scenario_columns
+from duckpipe.analysis.aggregate import AGGREGATES, build_aggregates, scenario_columns
 from duckpipe.errors import DuckpipeError
 from duckpipe.settings import DEFAULT_SCENARIOS
-from test_stats import D1, D2, insert, make_catalog, set_units, settings
 
 BUCKET_IDX = {"<100": 0, "100-1000": 1, "1000-10000": 2}
 SAVINGS = {1: (1.0, 0.5, -0.5), 2: (3.0, 1.5, 0.0), 4: (-2.0, -1.0, -3.0), 5: (100.0, 100.0, 100.0)}

@@ -7,13 +7,14 @@ import random
 import re
 
 import duckdb
-import pytest
-
 import oracle
-from oracle_data import MISSING, make_views, complete, random_unit, ts_at
-from duckpipe import analysis, db
-from duckpipe.sqlrender import template_text
+import pytest
+from oracle_data import MISSING, complete, make_views, random_unit, ts_at
+
+from duckpipe.analysis import pipelines
+from duckpipe.analysis import steps as analysis
 from duckpipe.settings import DEFAULT_SCENARIOS
+from duckpipe.sqlrender import template_text
 
 D1, D2 = dt.date(2024, 9, 5), dt.date(2024, 9, 6)
 SEC, SEC2 = 110621, 85603
@@ -247,10 +248,10 @@ def test_dark_simulation(hand):
 
 
 def test_result_columns_match_catalog(hand):
-    """compute_batch returns exactly the columns and types of sql/catalog/results.sql."""
+    """compute_batch returns exactly the columns and types of sql/analysis/results_ddl.sql."""
     con = duckdb.connect()
-    db.ensure_catalog(con)
-    db.ensure_catalog(con)                             # idempotent
+    pipelines.get("analysis").create_tables(con)
+    pipelines.get("analysis").create_tables(con)       # idempotent
     o, t, q = hand_unit()
     make_views(con, o, t, q)
     res = analysis.compute_batch(con, [(SEC, D1)], {}, DEFAULT_SCENARIOS)

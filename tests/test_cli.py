@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
+from conftest import DRR, needs_drr
 from typer.testing import CliRunner
 
-from conftest import DRR, needs_drr
 from duckpipe.cli import app
 
 runner = CliRunner()

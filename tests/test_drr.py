@@ -11,10 +11,9 @@ import datetime as dt
 import math
 
 import duckdb
-import pytest
-
-from conftest import DRR, duckpipe_cli, needs_drr
 import oracle
+import pytest
+from conftest import DRR, duckpipe_cli, needs_drr
 from oracle_data import complete
 
 pytestmark = [needs_drr(), pytest.mark.slow]

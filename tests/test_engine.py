@@ -12,12 +12,13 @@ import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
-from duckpipe import api, pipelines
+from duckpipe import api
+from duckpipe.analysis import pipelines
 from duckpipe.cli import app
-from duckpipe.engine import EST_BYTES_PER_ROW, group, plan
+from duckpipe.engine.planning import EST_BYTES_PER_ROW, group, plan
+from duckpipe.engine.units import Unit, parse_selection
 from duckpipe.errors import UsageError
 from duckpipe.settings import resolve
-from duckpipe.units import Unit, parse_selection
 
 runner = CliRunner()
 
@@ -204,7 +205,7 @@ def test_second_writer_gets_a_clear_message(workspace):
 
 
 def test_rows_per_unit_counts_each_table():
-    from duckpipe.executor import rows_per_unit
+    from duckpipe.engine.executor import rows_per_unit
     d = dt.date(2024, 9, 2)
     t1 = pa.table({"security_code": [1, 1, 2], "date": [d, d, d]})
     t2 = pa.table({"security_code": [1], "date": [d]})
@@ -214,8 +215,9 @@ def test_rows_per_unit_counts_each_table():
 def test_stand_alone_job_equals_the_local_executor(workspace):
     """compute_job (what a remote worker runs: store files only, no catalog) gives the same tables."""
     import duckdb as _duckdb
+
     from duckpipe import store
-    from duckpipe.executor import BatchJob, LocalExecutor, compute_job
+    from duckpipe.engine.executor import BatchJob, LocalExecutor, compute_job
     s = _settings(workspace)
     unit = api.units(s).rows[5].unit
     con = _duckdb.connect(str(s.db_path), read_only=True)

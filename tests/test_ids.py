@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import duckdb
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from duckpipe import db
-from duckpipe.ingest import ingest
+from duckpipe import catalog
+from duckpipe.ingest.load import ingest
 from duckpipe.settings import resolve
 
 HEADER = ("order_id,timestamp,security_code,price,side,orderstatus,quantity,leavesquantity,"
@@ -21,7 +23,7 @@ def test_ubigint_ids_round_trip_exactly(tmp_path_factory, ids):
     lines = [f"{oid},{TS + i},110621,3340,1,1,100,100,2048,54,0,{i + 1}\n" for i, oid in enumerate(ids)]
     (root / "raw" / "orders" / "o.csv").write_text(HEADER + "".join(lines))
     st_ = resolve(workspace=root / "ws", memory_limit="512MB", threads=1, env={})
-    with db.open_workspace(st_, "ingest") as con:
+    with catalog.open_workspace(st_, "ingest") as con:
         summary = ingest(con, st_, [root / "raw"])
         assert summary.rows_loaded == len(ids) and summary.rows_rejected == 0
         got = con.execute("SELECT order_id FROM orders ORDER BY row_num").fetchall()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from duckpipe import db
+from duckpipe import catalog
 from duckpipe.errors import UsageError
-from duckpipe.ingest import ingest, scan_lines
+from duckpipe.ingest.load import ingest, scan_lines
 from duckpipe.settings import resolve
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,12 +32,12 @@ def settings(ws: Path):
 
 def run_ingest(ws: Path, sources=(), globs=None):
     st = settings(ws)
-    with db.open_workspace(st, "ingest") as con:
+    with catalog.open_workspace(st, "ingest") as con:
         return ingest(con, st, [Path(s) for s in sources], globs)
 
 
 def query(ws: Path, sql: str, params=None):
-    with db.open_workspace(settings(ws), "test") as con:
+    with catalog.open_workspace(settings(ws), "test") as con:
         return con.execute(sql, params or {}).fetchall()
 
 
@@ -157,7 +157,7 @@ def test_bad_rows_rejected_with_line_column_reason_and_bytes(tmp_path, gz):
 
 
 def test_scan_lines_chunk_boundaries(tmp_path, monkeypatch):
-    from duckpipe import rawfiles
+    from duckpipe.ingest import rawfiles
     monkeypatch.setattr(rawfiles, "CHUNK", 7)
     data = b"h1,h2\n\nabc,def\r\n\r\n\nlong,line,here\nx"
     p = tmp_path / "f.csv"
@@ -280,11 +280,11 @@ def test_reingest_unchanged_and_replace(tmp_path):
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from duckpipe import db
-from duckpipe.ingest import ingest
+from duckpipe import catalog
+from duckpipe.ingest.load import ingest
 from duckpipe.settings import resolve
 st = resolve(workspace=sys.argv[1], memory_limit="1GB", threads=2, env={})
-with db.open_workspace(st, "ingest") as con:
+with catalog.open_workspace(st, "ingest") as con:
     ingest(con, st, [Path(sys.argv[2])])
 """
 
@@ -336,6 +336,7 @@ def test_reference_tables_trimmed_and_optional(tmp_path):
 def test_fast_sydney_date_matches_icu():
     """The ICU-free business date equals DuckDB's time-zone conversion, around every DST change."""
     import duckdb
+
     from duckpipe.profiles.asx import SYDNEY_DATE, SYDNEY_DATE_ICU
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -352,7 +353,8 @@ def test_fast_sydney_date_matches_icu():
 def test_scan_lines_matches_naive_count(tmp_path, monkeypatch, chunk):
     """Random CR/LF/blank mixes: lines and blank lines as a per-line loop counts them."""
     import random
-    from duckpipe import rawfiles
+
+    from duckpipe.ingest import rawfiles
     monkeypatch.setattr(rawfiles, "CHUNK", chunk)
     rng = random.Random(chunk)
     for k in range(40):

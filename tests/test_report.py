@@ -19,15 +19,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from duckpipe.db import ensure_catalog
+from duckpipe.analysis import pipelines
+from duckpipe.catalog import ensure_catalog
 from duckpipe.errors import EmptyWorkspace
-from duckpipe.report import build_report, col_kind, col_label, fmt
+from duckpipe.report.build import build_report, col_kind, col_label, fmt
 from duckpipe.settings import resolve
 
 BIG_ID = 2**63 + 12345          # above 2^53: a DOUBLE would round it
 D1, D2, D3 = date(2024, 9, 2), date(2024, 9, 3), date(2024, 9, 4)
 
-# Contract tables (SPEC §5), created only when sql/catalog/results.sql has not yet done so.
+# Contract tables (SPEC §5), created only when sql/analysis/results_ddl.sql has not yet done so.
 CONTRACT = """
 CREATE TABLE IF NOT EXISTS order_states (security_code INTEGER, date DATE, order_id UBIGINT, side INTEGER,
   exchangeordertype INTEGER, arrival_ts BIGINT, post_entry_ts BIGINT, final_ts BIGINT, arrival_quantity BIGINT,
@@ -91,6 +92,7 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
     settings = resolve(workspace=ws, memory_limit="1GB", threads=2, env={})
     con = duckdb.connect(str(settings.db_path))
     ensure_catalog(con)
+    pipelines.get("analysis").create_tables(con)
     for stmt in CONTRACT.split(";"):
         if stmt.strip():
             con.execute(stmt)
@@ -150,7 +152,7 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
 @pytest.fixture
 def no_charts(monkeypatch):
     """Skip matplotlib in tests about something else: charts cost ~0.4 s each."""
-    monkeypatch.setattr("duckpipe.report.build_charts", lambda sec: None)
+    monkeypatch.setattr("duckpipe.report.build.build_charts", lambda sec: None)
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +219,7 @@ def test_empty_workspace_raises(tmp_path):
     settings = resolve(workspace=tmp_path, memory_limit="1GB", threads=1, env={})
     con = duckdb.connect(str(settings.db_path))
     ensure_catalog(con)
+    pipelines.get("analysis").create_tables(con)
     con.execute("INSERT INTO units (security_code, date, status) VALUES (1, DATE '2024-09-02', 'pending')")
     with pytest.raises(EmptyWorkspace, match=r"nothing to report: no units have been run in .*"
                                              r"run 'duckpipe ingest' and 'duckpipe run' first"):

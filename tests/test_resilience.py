@@ -11,7 +11,6 @@ import time
 
 import duckdb
 import pytest
-
 from conftest import REPO, duckpipe_cli
 
 TABLES = {

@@ -5,8 +5,14 @@ import random
 
 import pyarrow as pa
 
-from duckpipe.simulate import (EXHAUSTED, MATCH_SCHEMA, NO_CONTRA, NOTHING_OFFERED, simulate_batch,
-                               simulate_unit)
+from duckpipe.analysis.simulate import (
+    EXHAUSTED,
+    MATCH_SCHEMA,
+    NO_CONTRA,
+    NOTHING_OFFERED,
+    simulate_batch,
+    simulate_unit,
+)
 
 BIG = 7_904_398_175_942_455_000
 

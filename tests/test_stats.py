@@ -16,9 +16,10 @@ import pyarrow as pa
 import pytest
 from scipy import stats as sps
 
-from duckpipe.db import ensure_catalog
+from duckpipe.analysis import pipelines
+from duckpipe.analysis.stats import bh_adjust, compute_stats
+from duckpipe.catalog import ensure_catalog
 from duckpipe.settings import DEFAULT_SCENARIOS, Settings
-from duckpipe.stats import bh_adjust, compute_stats
 
 D1, D2 = dt.date(2024, 9, 5), dt.date(2024, 9, 6)
 BUCKETS = ["<100", "100-1000", "1000-10000"]
@@ -32,9 +33,10 @@ PAIRED = {"fill_ratio": ("real_fill_ratio", "sim_fill_ratio"),
 
 
 def make_catalog(path: Path | str = ":memory:") -> duckdb.DuckDBPyConnection:
-    """The real catalog (sql/catalog.sql): result tables as the analysis defines them."""
+    """The real catalog (sql/catalog/ and the analysis' result DDL): result tables as the analysis defines them."""
     con = duckdb.connect(str(path))
     ensure_catalog(con)
+    pipelines.get("analysis").create_tables(con)
     return con
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from duckpipe import db, store
-from duckpipe import ingest as ing
+from duckpipe import catalog, store
+from duckpipe.ingest import load as ing
 from duckpipe.settings import resolve
 
 HEADER = (b"order_id,timestamp,security_code,price,side,orderstatus,quantity,leavesquantity,"
@@ -34,7 +34,7 @@ def ingested(tmp_path, monkeypatch):
     monkeypatch.setattr(ing, "ROW_GROUP_SIZE", 2048)     # several row groups with small data
     make_orders(tmp_path / "src" / "orders" / "o.csv")
     st = resolve(workspace=tmp_path / "ws", memory_limit="1GB", threads=2, env={})
-    with db.open_workspace(st, "ingest") as con:
+    with catalog.open_workspace(st, "ingest") as con:
         ing.ingest(con, st, [tmp_path / "src"])
     return st
 
@@ -60,7 +60,7 @@ def profile(con: duckdb.DuckDBPyConnection, sql: str, out: Path) -> dict:
 
 def test_store_layout_sorted_and_pruned(ingested, tmp_path):
     st = ingested
-    with db.open_workspace(st, "test") as con:
+    with catalog.open_workspace(st, "test") as con:
         files = store.store_files(con)["orders"]
         assert [Path(f).parent.name for f in files] == ["date=2024-09-05", "date=2024-09-06"]
         f = files[0]
@@ -85,7 +85,7 @@ def test_store_layout_sorted_and_pruned(ingested, tmp_path):
 
 
 def test_views_on_memory_connection_with_subset(ingested):
-    with db.open_workspace(ingested, "test") as con:
+    with catalog.open_workspace(ingested, "test") as con:
         subset = store.store_files(con, dates=[__import__("datetime").date(2024, 9, 6)])
     mem = duckdb.connect()
     store.create_views(mem, subset)
@@ -99,7 +99,7 @@ def test_views_on_memory_connection_with_subset(ingested):
 
 
 def test_order_ids_above_2_53_roundtrip(ingested):
-    with db.open_workspace(ingested, "test") as con:
+    with catalog.open_workspace(ingested, "test") as con:
         ids = [r[0] for r in con.execute("SELECT DISTINCT order_id FROM orders ORDER BY 1 LIMIT 3").fetchall()]
     assert ids == [9_000_000_000_000_000_000, 9_000_000_000_000_000_001, 9_000_000_000_000_000_002]
 
@@ -108,7 +108,7 @@ def test_orphans_removed_and_never_visible(ingested):
     st = ingested
     orphan = st.store_dir / "orders" / "date=2024-09-05" / "deadbeef.parquet"
     orphan.write_bytes(b"not parquet")
-    with db.open_workspace(st, "test") as con:
+    with catalog.open_workspace(st, "test") as con:
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 18000
         assert ing.clean_orphans(con, st.store_dir) == 1
     assert not orphan.exists()
@@ -117,14 +117,16 @@ def test_orphans_removed_and_never_visible(ingested):
 def test_moved_workspace_reads_its_own_store(tmp_path, monkeypatch):
     """Store paths are workspace-relative: a copied workspace, original deleted, still works."""
     import shutil
+
     from typer.testing import CliRunner
+
     from duckpipe.cli import app
     from duckpipe.synth import synth
     raw = tmp_path / "raw"
     synth(raw, securities=2, days=2, orders_per_unit=30, seed=5)
     old, new = tmp_path / "old", tmp_path / "moved" / "ws"
     st = resolve(workspace=old, memory_limit="1GB", threads=2, env={})
-    with db.open_workspace(st, "ingest") as con:
+    with catalog.open_workspace(st, "ingest") as con:
         ing.ingest(con, st, [raw])
         want = con.execute("SELECT count(*), sum(order_id::HUGEINT) FROM orders").fetchone()
         n_parts = con.execute("SELECT count(*) FROM store_partitions").fetchone()[0]
@@ -141,7 +143,7 @@ def test_moved_workspace_reads_its_own_store(tmp_path, monkeypatch):
     assert after.exit_code == 0, after.output
     assert after.stdout == before.stdout       # stderr carries the "workspace moved" log line
     st2 = resolve(workspace=new, memory_limit="1GB", threads=2, env={})
-    with db.open_workspace(st2, "test") as con:
+    with catalog.open_workspace(st2, "test") as con:
         files = store.store_files(con)          # absolute, under the new folder; repoints the views
         assert files and all(Path(p).is_absolute() and Path(p).is_file() and Path(p).is_relative_to(new)
                              for paths in files.values() for p in paths)
@@ -171,7 +173,7 @@ def test_views_repointed_when_workspace_moves_before_any_engine_call(ingested, t
     shutil.copytree(ingested.workspace, new)
     shutil.rmtree(ingested.workspace)
     st = resolve(workspace=new, memory_limit="1GB", threads=2, env={})
-    with db.open_workspace(st, "ingest") as con:
+    with catalog.open_workspace(st, "ingest") as con:
         assert not store.heal_views(con)        # open_workspace already repointed them
         assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 18000
 
@@ -184,7 +186,7 @@ def test_slice_checksums_equal_a_direct_hash_of_the_store(tmp_path, monkeypatch)
     st = resolve(workspace=tmp_path / "ws", memory_limit="1GB", threads=2, env={})
     from duckpipe.profiles import get_profile
     cols = ", ".join(f'"{n}"' for n, _ in get_profile("asx").tables["orders"].store_columns())
-    with db.open_workspace(st, "ingest") as con:
+    with catalog.open_workspace(st, "ingest") as con:
         ing.ingest(con, st, [tmp_path / "src"])
         got = con.execute("SELECT security_code, date, rows, hash_sum FROM ingest_partitions"
                           " WHERE table_name = 'orders' ORDER BY 1, 2").fetchall()

@@ -6,7 +6,7 @@ import gzip
 import io
 import json
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,7 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def _local(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns / NS, tz=timezone.utc).astimezone(__import__("zoneinfo").ZoneInfo("Australia/Sydney"))
+    return datetime.fromtimestamp(ns / NS, tz=UTC).astimezone(__import__("zoneinfo").ZoneInfo("Australia/Sydney"))
 
 
 @pytest.fixture(scope="module")
@@ -223,14 +223,14 @@ def test_nbbo_features(data):
 
 
 def test_sydney_offset_across_dst(tmp_path: Path):
-    assert sydney_ns(date(2024, 10, 4), 10) == int(datetime(2024, 10, 4, 0, tzinfo=timezone.utc).timestamp()) * NS
-    assert sydney_ns(date(2024, 10, 7), 10) == int(datetime(2024, 10, 6, 23, tzinfo=timezone.utc).timestamp()) * NS
+    assert sydney_ns(date(2024, 10, 4), 10) == int(datetime(2024, 10, 4, 0, tzinfo=UTC).timestamp()) * NS
+    assert sydney_ns(date(2024, 10, 7), 10) == int(datetime(2024, 10, 6, 23, tzinfo=UTC).timestamp()) * NS
     s = synth(tmp_path, securities=1, days=3, orders_per_unit=1500, start_date=date(2024, 10, 3))
     assert business_days(date(2024, 10, 3), 3) == [date(2024, 10, 3), date(2024, 10, 4), date(2024, 10, 7)]
     first = {}
     for f in sorted((s.out / "nbbo").iterdir()):
         first[f.name] = min(int(r["timestamp"]) for r in _read(f))
-    utc = lambda *a: int(datetime(*a, tzinfo=timezone.utc).timestamp()) * NS  # noqa: E731
+    utc = lambda *a: int(datetime(*a, tzinfo=UTC).timestamp()) * NS  # noqa: E731
     assert first == {"synth_20241003_nbbo.csv": utc(2024, 10, 3, 0), "synth_20241004_nbbo.csv": utc(2024, 10, 4, 0),
                      "synth_20241007_nbbo.csv": utc(2024, 10, 6, 23)}
     reload = [int(r["timestamp"]) for r in _read(s.out / "orders/synth_20241007_orders.csv") if r["changereason"] == "30"]

@@ -4,12 +4,23 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
+from duckpipe.engine.units import (
+    Selection,
+    Unit,
+    UnitRow,
+    format_dates,
+    format_positions,
+    parse_dates,
+    parse_positions,
+    parse_securities,
+    parse_statuses,
+    select,
+)
 from duckpipe.errors import UsageError
 from duckpipe.sqlrender import quote_ident, quote_literal
-from duckpipe.units import (Selection, Unit, UnitRow, format_dates, format_positions, parse_dates,
-                            parse_positions, parse_securities, parse_statuses, select)
 
 
 @given(st.lists(st.tuples(st.integers(1, 10_000), st.integers(0, 50)), min_size=1, max_size=8))

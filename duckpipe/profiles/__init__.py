@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import import_module
 
 from ..errors import UsageError
@@ -71,8 +71,8 @@ def local_date_sql(col: str, tz: str, y0: int = 1990, y1: int = 2069) -> str:
     table = _offsets(tz, y0, y1)
     if table is None:
         return icu
-    lo = int(dt.datetime(y0, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * 10**9
-    hi = int(dt.datetime(y1 + 1, 1, 1, tzinfo=dt.timezone.utc).timestamp()) * 10**9
+    lo = int(dt.datetime(y0, 1, 1, tzinfo=dt.UTC).timestamp()) * 10**9
+    hi = int(dt.datetime(y1 + 1, 1, 1, tzinfo=dt.UTC).timestamp()) * 10**9
     t1, t2, a, b, c = ("[" + ", ".join(map(str, xs)) + "]" for xs in zip(*table))
     i = f"({col} // {YEAR_NS} - {y0 - 1970 - 1})::BIGINT"
     off = (f"CASE WHEN {col} < {t1}[{i}] THEN {a}[{i}] WHEN {col} < {t2}[{i}] THEN {b}[{i}]"
@@ -81,7 +81,7 @@ def local_date_sql(col: str, tz: str, y0: int = 1990, y1: int = 2069) -> str:
             f" THEN DATE '1970-01-01' + (({col} + {off}) // {DAY_NS})::INTEGER ELSE {icu} END)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _offsets(tz: str, y0: int, y1: int) -> tuple | None:
     """Per year (first transition, second transition, offset before, between, after) in ns;
     None when the tz database is missing or a transition lies within 3 days of a new year
@@ -98,8 +98,8 @@ def _offsets(tz: str, y0: int, y1: int) -> tuple | None:
 
     rows = []
     for y in range(y0, y1 + 1):
-        edges = [int(dt.datetime(y, m, 1, tzinfo=dt.timezone.utc).timestamp()) for m in (1, 7)]
-        edges.append(int(dt.datetime(y + 1, 1, 1, tzinfo=dt.timezone.utc).timestamp()))
+        edges = [int(dt.datetime(y, m, 1, tzinfo=dt.UTC).timestamp()) for m in (1, 7)]
+        edges.append(int(dt.datetime(y + 1, 1, 1, tzinfo=dt.UTC).timestamp()))
         found = []
         for lo, hi in zip(edges, edges[1:]):
             if off(lo) == off(hi):

@@ -39,3 +39,12 @@ CREATE TABLE IF NOT EXISTS run_stages (
     peak_rss_bytes BIGINT,
     spilled_bytes BIGINT
 );
+-- Columns added after the first release (catalogs created earlier get them here).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS executor JSON;
+ALTER TABLE units ADD COLUMN IF NOT EXISTS worker VARCHAR;
+-- Freshness of the post-run tables (aggregates, statistics): the digest they were built for.
+CREATE TABLE IF NOT EXISTS finalize_state (
+    pipeline VARCHAR PRIMARY KEY,
+    digest VARCHAR,
+    built_at TIMESTAMP
+);

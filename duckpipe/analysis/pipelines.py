@@ -9,15 +9,15 @@ pipeline can be named in a job shipped to another process (the Dask executor).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from .errors import UsageError
-from .sqlrender import render, templates_digest
+from ..errors import UsageError
+from ..sqlrender import render, run_script, templates_digest
 
 ComputeFn = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, dt.date]], dict[str, Any],
                       list[dict[str, Any]]], dict[str, pa.Table]]
@@ -32,9 +32,15 @@ class Pipeline:
     catalog_template: str | None = None  # CREATE TABLE IF NOT EXISTS of the result tables
     tables_read: tuple[str, ...] = ("orders", "trades", "nbbo")
     finalize: Callable[..., dict[str, int]] | None = None   # post-run: aggregates, statistics
+    finalize_templates: tuple[str, ...] = ()                 # hashed into the post-run freshness digest
 
     def digest(self) -> str:
         return templates_digest(list(self.templates))
+
+    def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create this pipeline's result tables when missing (it owns their DDL): idempotent."""
+        if self.catalog_template:
+            run_script(con, self.catalog_template)
 
 
 def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date]]) -> None:
@@ -61,24 +67,16 @@ COUNTS = Pipeline(
 
 
 def _analysis_pipeline() -> Pipeline:
-    analysis = importlib.import_module("duckpipe.analysis")
-    finalizers = []
-    try:
-        aggregate = importlib.import_module("duckpipe.aggregate")
-        finalizers.append(("aggregate", aggregate.build_aggregates))
-    except ImportError:
-        pass
-    try:
-        stats = importlib.import_module("duckpipe.stats")
-        finalizers.append(("stats", stats.compute_stats))
-    except ImportError:
-        pass
+    """The study (SPEC §5): imported on demand so that a ``counts`` run never loads scipy."""
+    from . import aggregate, stats, steps
     return Pipeline(
         name="analysis",
-        templates=tuple(analysis.UNIT_TEMPLATES) + tuple(analysis.SHARED_TEMPLATES),
-        result_tables=tuple(analysis.RESULT_TABLES),
-        compute=analysis.compute_batch,
-        finalize=_make_finalize(finalizers) if finalizers else None,
+        templates=tuple(steps.UNIT_TEMPLATES) + tuple(steps.SHARED_TEMPLATES),
+        result_tables=tuple(steps.RESULT_TABLES),
+        compute=steps.compute_batch,
+        catalog_template="analysis/results_ddl.sql",
+        finalize=_make_finalize([("aggregate", aggregate.build_aggregates), ("stats", stats.compute_stats)]),
+        finalize_templates=tuple(aggregate.AGGREGATE_TEMPLATES) + tuple(stats.STATS_TEMPLATES),
     )
 
 

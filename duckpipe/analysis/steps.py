@@ -1,7 +1,7 @@
 """Per-unit analysis (SPEC §5.1-§5.7) as set-based SQL over all units of a batch.
 
 Every step is one template under ``sql/analysis/`` producing temp tables (``a_*``); Python only
-binds parameters, runs the dark-book simulation (:mod:`duckpipe.simulate`) between the SQL that
+binds parameters, runs the dark-book simulation (:mod:`duckpipe.analysis.simulate`) between the SQL that
 prepares its inputs and the SQL that summarises its matches, and hands the result tables back as
 Arrow. A batch of many units runs the same statements once (never a query per unit), and every
 read of ``orders``/``trades``/``nbbo`` is filtered on constant lists of dates and securities so
@@ -17,9 +17,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import db
-from .sqlrender import render
-from .settings import PARAMS
+from ..settings import PARAMS
+from ..sqlrender import render, run_script
 from .simulate import simulate_batch
 
 log = logging.getLogger(__name__)
@@ -127,7 +126,7 @@ def compute_batch(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date
             if template == _CLEANUP:
                 results = {name: con.table(src).to_arrow_table() for name, src in _SOURCE.items()}
             t0 = time.perf_counter()
-            db.run_script(con, template, bind, **ctx)
+            run_script(con, template, bind, **ctx)
             _note(timings, template, t0)
     finally:
         for view in ("sim_matches_arrow", "sim_outcomes_arrow"):

@@ -11,12 +11,13 @@ import datetime as dt
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import duckdb
 
-from .errors import UsageError
+from ..errors import UsageError
 
 STATUSES = ("pending", "running", "done", "failed", "stale")
 
@@ -254,3 +255,41 @@ def mark_dead_running_failed(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("UPDATE units SET status = 'failed', error = 'process died while the unit was running'"
                     " WHERE status = 'running'")
     return int(n)
+
+
+# ------------------------------------------------------------------ checkpoint writes (this module owns `units`)
+
+def mark_running(con: duckdb.DuckDBPyConnection, run_id: str, units: list[Unit]) -> None:
+    """Evidence for the next start: units left ``running`` by a dead process count as failed."""
+    if units:
+        con.executemany("UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = ?"
+                        " WHERE security_code = ? AND date = ?", [(run_id, *u.key) for u in units])
+
+
+def mark_done(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: int, units: list[Unit],
+              signatures: dict, seconds_per_unit: float, rows_per_unit: dict, worker: str | None = None) -> None:
+    """Checkpoint rows of a committed batch (the caller holds the batch's transaction)."""
+    con.executemany(
+        "UPDATE units SET status = 'done', attempts = attempts + 1, signature = ?, finished_at = now()::TIMESTAMP,"
+        " duration_s = ?, rows = ?, error = NULL, run_id = ?, batch_id = ?, worker = ?"
+        " WHERE security_code = ? AND date = ?",
+        [(signatures.get(u.key), seconds_per_unit, rows_per_unit.get(u.key, 0), run_id, batch_id, worker, *u.key)
+         for u in units])
+
+
+def mark_failed(con: duckdb.DuckDBPyConnection, run_id: str, unit: Unit, error: str) -> None:
+    con.execute("UPDATE units SET status = 'failed', attempts = attempts + 1, finished_at = now()::TIMESTAMP,"
+                " error = $e, run_id = $r WHERE security_code = $s AND date = $d",
+                {"e": error[:2000], "r": run_id, "s": unit.security_code, "d": unit.date})
+
+
+def reset_running(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """After Ctrl-C: the batch in flight was rolled back, so its units are pending again."""
+    con.execute("UPDATE units SET status = 'pending' WHERE status = 'running' AND run_id = $r", {"r": run_id})
+
+
+def reset_all(con: duckdb.DuckDBPyConnection) -> None:
+    """``--fresh``: every unit pending again (the caller drops the results in the same transaction)."""
+    con.execute("UPDATE units SET status = 'pending', signature = NULL, error = NULL, attempts = 0,"
+                " started_at = NULL, finished_at = NULL, duration_s = NULL, rows = NULL, run_id = NULL,"
+                " worker = NULL")

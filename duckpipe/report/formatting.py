@@ -6,9 +6,10 @@ ids and codes are never grouped with separators (and never pass through a float)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import jinja2
 

@@ -16,9 +16,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from . import pipelines
-from .db import configure
-from .errors import UsageError
+from ..analysis import pipelines
+from ..db import configure
+from ..errors import UsageError
+from ..profiles import get_profile
+from ..store import create_views
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class BatchJob:
     memory_limit: str
     threads: int
     temp_dir: str
+    profile: str = "asx"
 
 
 @dataclass
@@ -40,6 +43,7 @@ class BatchOutput:
     rows_per_unit: dict[tuple[int, dt.date], int] = field(default_factory=dict)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)   # per template, for run_stages
+    worker: str | None = None                                       # who computed it (units.worker)
 
 
 def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]:
@@ -57,10 +61,9 @@ def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]
 
 def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | None = None) -> BatchOutput:
     """Create the store views for the job's files on ``con`` (unless they are already those) and run."""
-    from .store import create_views   # the store module belongs to ingest
     start = time.perf_counter()
     if views_for is None or views_for.get("files") != job.files:
-        create_views(con, job.files)
+        create_views(con, job.files, get_profile(job.profile))
         if views_for is not None:
             views_for["files"] = job.files
     pipe = pipelines.get(job.pipeline)

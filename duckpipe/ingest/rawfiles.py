@@ -16,8 +16,8 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
-from .profiles import Profile
+from ..errors import UsageError
+from ..profiles import Profile
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
 CHUNK = 8 << 20

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import duckdb
 
-from .db import execute, run_script
-from .errors import DuckpipeError
-from .settings import Settings
+from ..db import execute
+from ..errors import DuckpipeError
+from ..settings import Settings
+from ..sqlrender import run_script
 
 log = logging.getLogger(__name__)
 

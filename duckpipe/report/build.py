@@ -16,24 +16,26 @@ import logging
 import re
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 import jinja2
 
+from ..db import execute
+from ..engine import runs
+from ..errors import DuckpipeError, EmptyWorkspace
+from ..settings import Settings
+from ..sqlrender import quote_ident, render, split_statements
 from . import charts
-from .db import execute
-from .errors import DuckpipeError, EmptyWorkspace
 from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table
-from .settings import Settings
-from .sqlrender import quote_ident, render, split_statements
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 AGG_TABLES = ["agg_global", "agg_by_security", "agg_by_date", "agg_by_participant", "agg_by_hour",
               "agg_by_size", "ts_daily", "ts_hourly"]
 CSV_TABLES = AGG_TABLES + ["stats_tests", "units"]
@@ -328,7 +330,8 @@ def effective_statuses(con: duckdb.DuckDBPyConnection, settings: Settings) -> di
     """Statuses as `duckpipe units` shows them (stale, and pending for units not yet synced);
     {} when the store cannot tell."""
     try:
-        from . import pipelines, units as unitsmod
+        from ..analysis import pipelines
+        from ..engine import units as unitsmod
         pipe = pipelines.get("analysis")
         rows, _ = unitsmod.current_rows(con, pipe.tables_read, pipe.digest(), settings.params,
                                         settings.scenarios, write=False)
@@ -447,7 +450,7 @@ def export_csv(con: duckdb.DuckDBPyConnection, csv_dir: Path) -> list[Path]:
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(resources.files("duckpipe.templates"))),
                              autoescape=jinja2.select_autoescape(["html.j2"]),
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
@@ -471,10 +474,8 @@ def _record_stage(con: duckdb.DuckDBPyConnection, run_id: Any, started: datetime
         return
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     try:
-        con.execute("DELETE FROM run_stages WHERE run_id = ? AND stage = 'report'", [run_id])
-        con.execute("INSERT INTO run_stages (run_id, stage, started_at, finished_at, duration_s, rows, "
-                    "peak_rss_bytes, spilled_bytes) VALUES (?, 'report', ?, ?, ?, ?, ?, 0)",
-                    [run_id, started, datetime.now(), seconds, None, peak])
+        runs.replace_stage(con, run_id, "report", started=started.timestamp(), duration_s=seconds,
+                           peak_rss_bytes=peak)
     except duckdb.Error as exc:  # a read-only catalog still gets its report
         log.debug("could not record the report stage: %s", exc)
 

@@ -12,9 +12,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
@@ -107,7 +108,7 @@ class PeakSampler:
         self._sampled, self.peak_spill = current, dir_bytes(self.spill_dir)
         return current
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self) -> PeakSampler:
         self._thread.start()
         return self
 

@@ -22,23 +22,22 @@ import shutil
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from . import store
-from .rawfiles import (InputFile, LineScan, discover, fingerprint, parse_header, read_header,
-                       scan_lines)
-from .db import QueryError, execute, transaction
-from .errors import InputError
-from .profiles import Profile, TableDef, get_profile
-from .settings import Settings
-from .sqlrender import render
+from .. import store
+from ..db import QueryError, execute, transaction
+from ..errors import InputError
+from ..profiles import Profile, TableDef
+from ..settings import Settings
+from ..sqlrender import render
+from .rawfiles import InputFile, LineScan, discover, fingerprint, parse_header, read_header, scan_lines
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ class Loaded:
 
 def _sql(con: duckdb.DuckDBPyConnection, template: str, **ctx) -> duckdb.DuckDBPyConnection:
     """Run every statement of a template; return the cursor of the last one."""
-    from .sqlrender import split_statements
+    from ..sqlrender import split_statements
     cur = con
     for stmt in split_statements(render(template, **ctx)):
         cur = execute(con, stmt, template=template)
@@ -225,7 +224,7 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
 
 
 def _statements(template: str, **ctx) -> list[str]:
-    from .sqlrender import split_statements
+    from ..sqlrender import split_statements
     return split_statements(render(template, **ctx))
 
 
@@ -530,7 +529,7 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     """Load every new or changed file of ``sources`` / ``table_globs`` into the store."""
     from concurrent.futures import ThreadPoolExecutor
     t0 = time.monotonic()
-    profile = profile or get_profile("asx")
+    profile = profile or settings.profile_def
     if not sources and not table_globs:
         sources = [settings.workspace / "data" / "raw"]
     files, skipped = discover(list(sources), table_globs, profile)

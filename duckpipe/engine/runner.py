@@ -10,78 +10,30 @@ A failing batch is retried unit by unit; a failing unit is marked failed and the
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
 
 import duckdb
 import psutil
 import pyarrow as pa
 
-from . import db, pipelines, store
+from .. import db, store
+from ..analysis import pipelines
+from ..settings import Settings
+from ..sqlrender import quote_ident
+from . import runs
+from . import units as checkpoint
 from .executor import BatchJob, BatchOutput
+from .planning import Plan
 from .progress import Display, Guards, PeakSampler, RunStatus, StatusFile, own_tree_rss
-from .settings import Settings
-from .sqlrender import quote_ident
 from .units import Unit
 
 log = logging.getLogger(__name__)
-STRATEGIES = ("auto", "by-unit", "by-date", "by-week", "by-month")
-# Working-set bytes per input row (orders + trades + nbbo) of a batch. Measured with
-# bench_e2e data: a 1.57M-row by-date batch peaked at 640 MB RSS including ~200 MB of
-# interpreter and libraries (~280 B/row); a 3.1M-row by-week batch at 908 MB.
-EST_BYTES_PER_ROW = 300
-
-
-@dataclass
-class Plan:
-    strategy: str
-    reason: str
-    batches: list[list[Unit]]
-    input_rows: dict[tuple[int, dt.date], int] = field(default_factory=dict)   # store rows per unit
-
-
-def _grain_key(strategy: str) -> Callable[[Unit], Any]:
-    return {
-        "by-unit": lambda u: u.key,
-        "by-date": lambda u: u.date,
-        "by-week": lambda u: tuple(u.date.isocalendar())[:2],
-        "by-month": lambda u: (u.date.year, u.date.month),
-    }[strategy]
-
-
-def group(units: list[Unit], strategy: str) -> list[list[Unit]]:
-    key = _grain_key(strategy)
-    batches: dict[Any, list[Unit]] = defaultdict(list)
-    for u in sorted(units, key=lambda u: (u.date, u.security_code)):
-        batches[key(u)].append(u)
-    return list(batches.values())
-
-
-def plan(units: list[Unit], strategy: str, unit_rows: dict[tuple[int, dt.date], int],
-         memory_limit_bytes: int) -> Plan:
-    """Batches for ``strategy``; ``auto`` picks the largest grain whose biggest batch fits half the memory."""
-    if strategy != "auto":
-        return Plan(strategy, "chosen on the command line", group(units, strategy), unit_rows)
-    budget = memory_limit_bytes // 2
-    notes = []
-    for grain in ("by-month", "by-week", "by-date"):
-        batches = group(units, grain)
-        biggest = max((sum(unit_rows.get(u.key, 0) for u in b) * EST_BYTES_PER_ROW for b in batches), default=0)
-        if biggest <= budget:
-            reason = (f"{grain}: largest batch needs ~{biggest / 2**20:,.0f} MB (est.), within half the"
-                      f" memory limit ({budget / 2**20:,.0f} MB)" + (f"; {'; '.join(notes)}" if notes else ""))
-            return Plan(grain, reason, batches, unit_rows)
-        notes.append(f"{grain} would need ~{biggest / 2**20:,.0f} MB")
-    return Plan("by-unit", f"by-unit: {'; '.join(notes)} (over {budget / 2**20:,.0f} MB)", group(units, "by-unit"),
-                unit_rows)
-
-
 @dataclass
 class StageTimer:
     name: str
@@ -128,10 +80,9 @@ class Engine:
         yield timer
         peak = self.sampler.peak if self.sampler else own_tree_rss()
         spilled = self.sampler.peak_spill if self.sampler else 0
-        self.con.execute(
-            "INSERT INTO run_stages VALUES ($r, $s, to_timestamp($t0)::TIMESTAMP, now()::TIMESTAMP, $d, $n, $p, $sp)",
-            {"r": self.run_id, "s": name, "t0": timer.started, "d": time.perf_counter() - start,
-             "n": timer.rows, "p": peak, "sp": spilled})
+        runs.record_stage(self.con, self.run_id, name, started=timer.started,
+                          duration_s=time.perf_counter() - start, rows=timer.rows, peak_rss_bytes=peak,
+                          spilled_bytes=spilled)
 
     # ---------------------------------------------------------------- batches
     def job(self, batch_id: int, units: list[Unit]) -> BatchJob:
@@ -139,14 +90,10 @@ class Engine:
         files = store.store_files(self.con, tables=list(self.pipe.tables_read), dates=dates)
         s = self.settings
         return BatchJob(batch_id, tuple(u.key for u in units), files, s.params, s.scenarios, self.pipe.name,
-                        s.memory_limit, s.threads, str(s.temp_dir))
+                        s.memory_limit, s.threads, str(s.temp_dir), s.profile)
 
     def mark_running(self, units: list[Unit]) -> None:
-        """Evidence for the next start: units left ``running`` by a dead process count as failed."""
-        if units:
-            self.con.executemany(
-                "UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = ?"
-                " WHERE security_code = ? AND date = ?", [(self.run_id, *u.key) for u in units])
+        checkpoint.mark_running(self.con, self.run_id, units)
 
     def commit(self, units: list[Unit], out: BatchOutput, signatures: dict, batch_id: int,
                next_units: list[Unit]) -> None:
@@ -170,20 +117,13 @@ class Engine:
                         con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _batch_result")
                     finally:
                         con.unregister("_batch_result")
-            con.executemany(
-                "UPDATE units SET status = 'done', attempts = attempts + 1, signature = ?,"
-                " finished_at = now()::TIMESTAMP, duration_s = ?, rows = ?, error = NULL, run_id = ?, batch_id = ?"
-                " WHERE security_code = ? AND date = ?",
-                [(signatures.get(u.key), per_unit_s, out.rows_per_unit.get(u.key, 0), self.run_id, batch_id, *u.key)
-                 for u in units])
+            checkpoint.mark_done(con, self.run_id, batch_id, units, signatures, per_unit_s, out.rows_per_unit,
+                                 out.worker)
             self.mark_running(next_units)
         con.unregister("_commit_units")
 
     def mark_failed(self, unit: Unit, error: str) -> None:
-        self.con.execute(
-            "UPDATE units SET status = 'failed', attempts = attempts + 1, finished_at = now()::TIMESTAMP,"
-            " error = $e, run_id = $r WHERE security_code = $s AND date = $d",
-            {"e": error[:2000], "r": self.run_id, "s": unit.security_code, "d": unit.date})
+        checkpoint.mark_failed(self.con, self.run_id, unit, error)
         self.failed.append((unit, error))
         log.error("unit %s failed: %s", unit, error)
 
@@ -211,8 +151,7 @@ class Engine:
 
     def reset_running(self) -> None:
         """After Ctrl-C: the batch in flight was rolled back, so its units are pending again."""
-        self.con.execute("UPDATE units SET status = 'pending' WHERE status = 'running' AND run_id = $r",
-                         {"r": self.run_id})
+        checkpoint.reset_running(self.con, self.run_id)
 
     # ---------------------------------------------------------------- the loop
     def run(self, plan_: Plan, signatures: dict) -> int:
@@ -250,8 +189,7 @@ class Engine:
     def record_steps(self) -> None:
         """One run_stages row per analysis step: its time summed over all batches of the run."""
         for step, secs in self.step_seconds.items():
-            self.con.execute("INSERT INTO run_stages (run_id, stage, duration_s) VALUES ($r, $s, $d)",
-                             {"r": self.run_id, "s": f"step {step}", "d": secs})
+            runs.record_stage(self.con, self.run_id, f"step {step}", started=None, duration_s=secs)
 
     def _paused(self, reason: str, display: Display) -> None:
         if self.status:

@@ -11,8 +11,8 @@ import io
 import itertools
 import logging
 import re
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
 
 import matplotlib
 
@@ -35,7 +35,7 @@ _RC = {
 _IDS = itertools.count(1)
 
 
-def _to_svg(fig: "plt.Figure") -> str:
+def _to_svg(fig: plt.Figure) -> str:
     """Serialise a figure as a responsive inline <svg>: no XML prolog, no fixed size, no
     namespace URLs or RDF metadata (HTML5 needs none), ids unique across the page's charts."""
     buf = io.StringIO()
@@ -54,7 +54,7 @@ def _to_svg(fig: "plt.Figure") -> str:
     return svg.replace("<svg ", '<svg class="chart" role="img" ', 1)
 
 
-def _figure(width: float = 6.4, height: float = 3.0) -> tuple["plt.Figure", "plt.Axes"]:
+def _figure(width: float = 6.4, height: float = 3.0) -> tuple[plt.Figure, plt.Axes]:
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     return fig, ax

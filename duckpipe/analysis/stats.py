@@ -31,10 +31,10 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from ..db import execute
+from ..settings import Settings
+from ..sqlrender import render, run_script
 from .aggregate import own_transaction
-from .db import execute, run_script
-from .settings import Settings
-from .sqlrender import render
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values of the non-NaN entries (NaN stays NaN)."""
-    from scipy import stats as sps   # lazy: scipy.stats costs ~0.8 s to import
+    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
@@ -94,7 +94,7 @@ def bh_adjust(p: np.ndarray) -> np.ndarray:
 
 def one_sample_tests(r: Columns) -> Columns:
     """One-sample t on (n, mean, var): paired differences and savings_bps against 0."""
-    from scipy import stats as sps   # lazy: scipy.stats costs ~0.8 s to import
+    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     n, mean, var = r["n"].astype(float), r["mean"], r["var"]
     notes = _notes([(n < 2, lambda i: f"fewer than 2 observations (n={int(n[i])})"),
                     (_zero(var, mean), lambda i: "zero variance")], len(n))
@@ -115,7 +115,7 @@ def one_sample_tests(r: Columns) -> Columns:
 
 def welch_tests(r: Columns) -> Columns:
     """Welch's t of G1 - G2 with Welch-Satterthwaite degrees of freedom."""
-    from scipy import stats as sps   # lazy: scipy.stats costs ~0.8 s to import
+    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     n1, n2 = r["n1"].astype(float), r["n2"].astype(float)
     m1, m2, v1, v2 = r["mean1"], r["mean2"], r["var1"], r["var2"]
     with np.errstate(all="ignore"):
@@ -140,7 +140,7 @@ def welch_tests(r: Columns) -> Columns:
 
 def anova_tests(r: Columns) -> Columns:
     """One-way ANOVA F from per-group sufficient statistics (k groups, N observations)."""
-    from scipy import stats as sps   # lazy: scipy.stats costs ~0.8 s to import
+    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     k, n = r["k"].astype(float), r["n"].astype(float)
     ssb, ssw = r["ss_between"], r["ss_within"]
     notes = _notes([(k < 2, lambda i: f"fewer than 2 groups (k={int(k[i])})"),

@@ -1,0 +1,156 @@
+"""One ``duckpipe run`` on an open catalog: the run row, the batches, then the post-run stage.
+
+The post-run stage (aggregates and statistics) is brought up to date whenever the catalog
+says it is stale, not only when this run computed batches: its freshness is a digest of the
+done units' signatures, the parameters and the post-run templates, stored in
+``finalize_state`` in the same transaction as the aggregates. A run killed between its last
+unit and that commit leaves the digest behind, and the next run rebuilds the aggregates even
+though no unit is left to compute.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import duckdb
+
+from .. import db, machine
+from ..analysis.pipelines import Pipeline
+from ..errors import Interrupted
+from ..settings import Settings
+from ..sqlrender import templates_digest
+from . import runs
+from .executor import make_executor
+from .planning import Plan
+from .progress import GuardConfig, Guards, PeakSampler, StatusFile
+from .runner import Engine, RunResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    executor: str = "local"
+    scheduler: str | None = None
+    guards: GuardConfig = field(default_factory=GuardConfig)
+    argv: tuple[str, ...] = ()
+    quiet: bool = False
+
+
+def new_run_id() -> str:
+    return dt.datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def finalize_digest(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings) -> str:
+    """What the post-run tables depend on: done units with their signatures, parameters, templates."""
+    units = con.execute("SELECT string_agg(security_code || '/' || date || '/' || coalesce(signature, ''), ','"
+                        " ORDER BY date, security_code) FROM units WHERE status = 'done'").fetchone()[0]
+    h = hashlib.sha256()
+    for part in (units or "", json.dumps(settings.params, sort_keys=True, default=str),
+                 json.dumps(settings.scenarios, sort_keys=True, default=str),
+                 templates_digest(list(pipe.finalize_templates))):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def finalize_stale(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings) -> bool:
+    if pipe.finalize is None:
+        return False
+    row = con.execute("SELECT digest FROM finalize_state WHERE pipeline = $p", {"p": pipe.name}).fetchall()
+    return not row or row[0][0] != finalize_digest(con, pipe, settings)
+
+
+def _finalize(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings, stage) -> dict[str, int]:
+    """Aggregates, statistics and their freshness digest in one transaction."""
+    with db.transaction(con):
+        rows = pipe.finalize(con, settings, stage)
+        con.execute("INSERT OR REPLACE INTO finalize_state VALUES ($p, $d, now()::TIMESTAMP)",
+                    {"p": pipe.name, "d": finalize_digest(con, pipe, settings)})
+    return rows
+
+
+@contextlib.contextmanager
+def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
+    """First Ctrl-C: set ``stop`` and interrupt the running queries, so the batch in flight rolls
+    back and the run stops cleanly (exit 3); a second Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        log.warning("Ctrl-C: rolling back the batch in flight, then stopping (Ctrl-C again to stop at once)")
+        for target in interruptible:
+            try:
+                target.interrupt()
+            except Exception:  # noqa: BLE001 - a closed connection has nothing to interrupt
+                pass
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, plan: Plan,
+            signatures: dict, n_selected: int, options: RunOptions) -> RunResult:
+    """Run the plan's batches, then the post-run stage when it is stale; record the run."""
+    run_id = new_run_id()
+    status_file = StatusFile(settings.workspace)
+    ex = make_executor(options.executor, memory_limit=settings.memory_limit, threads=settings.threads,
+                       temp_dir=settings.temp_dir, scheduler=options.scheduler)
+    runs.start_run(con, run_id, argv=list(options.argv), settings=settings.effective(),
+                   machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,
+                   units_selected=n_selected, executor={"executor": options.executor,
+                                                       "scheduler": options.scheduler})
+    eng = Engine(con, settings, pipe, ex, run_id, Guards(options.guards), status_file, quiet=options.quiet)
+    t0 = time.perf_counter()
+    interrupted, finalize_rows = False, {}
+    with PeakSampler(spill_dir=settings.temp_dir) as sampler, ctrl_c(eng.guards.stop, [ex, con]):
+        eng.sampler = sampler
+        try:
+            if plan.batches:
+                with eng.stage("units") as st:
+                    st.rows = eng.run(plan, signatures)
+                eng.record_steps()
+            ex.close()                       # its memory is free before the aggregation
+            if finalize_stale(con, pipe, settings):
+                finalize_rows = _finalize(con, pipe, settings, eng.stage)
+        except Exception:
+            if not eng.guards.stop.is_set():
+                runs.finish_run(con, run_id, status="error", units_done=eng.done, units_failed=len(eng.failed))
+                raise
+            interrupted = True               # a query stopped by Ctrl-C: rolled back above
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            ex.close()
+        if interrupted:
+            eng.reset_running()
+        peak = sampler.overall
+    result = RunResult(run_id, plan.strategy, plan.reason, n_selected, eng.done, eng.failed,
+                       time.perf_counter() - t0, peak, finalize_rows, interrupted)
+    state = "interrupted" if interrupted else ("failed" if eng.failed else "finished")
+    runs.finish_run(con, run_id, status=state, units_done=eng.done, units_failed=len(eng.failed),
+                    peak_rss_bytes=peak)
+    if eng.status:
+        eng.status.state = state
+        eng.status.current = ""
+        status_file.write(eng.status)
+    if interrupted:
+        raise Interrupted(f"interrupted: {eng.done} units done in run {run_id}; the batch in flight was rolled back."
+                          " Run the same command again to resume.")
+    return result

@@ -1,0 +1,1 @@
+"""The report's Jinja2 templates, shipped as package data."""
