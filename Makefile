@@ -6,7 +6,7 @@ DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test bench clean venv lint
 
 venv: $(STAMP)
 
@@ -27,6 +27,7 @@ demo: $(STAMP)
 	@echo "demo report: $(abspath $(DEMO))/reports/report.html"
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check duckpipe tests bench
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -34,3 +35,6 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(DEMO) bench/out .pytest_cache
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check duckpipe tests bench

@@ -137,7 +137,8 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
         price = rng.choice([0, 3300, 3310, 3320, 3330, 3340])
         part = rng.choice([1, 2, 3])
         nb, no = (3310, 3320) if rng.random() < 0.7 else (MISSING, 3320)
-        cr = (lambda c: c if with_changereason else None)
+        def cr(c):
+            return (c if with_changereason else None)
         ev: list[dict] = []
         ts = t
         leaves, tmq, q = qty, 0, qty
@@ -148,7 +149,8 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
         fills = []
         if rng.random() < 0.4:   # fill on entry
             f = rng.randint(1, leaves)
-            leaves -= f; tmq += f
+            leaves -= f
+            tmq += f
             fills.append((ts, f))
             ev.append(dict(timestamp=ts, orderstatus=1, changereason=cr(3), quantity=q, leavesquantity=leaves,
                            totalmatchedquantity=tmq))
@@ -159,7 +161,8 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
                 break
             if r < 0.5:
                 f = rng.randint(1, leaves) if rng.random() < 0.3 else leaves
-                leaves -= f; tmq += f
+                leaves -= f
+                tmq += f
                 fills.append((ts, f))
                 ev.append(dict(timestamp=ts, orderstatus=1 if leaves else 2, changereason=cr(3), quantity=q,
                                leavesquantity=leaves, totalmatchedquantity=tmq))

@@ -67,7 +67,8 @@ def test_drr_pipeline_agrees_with_the_oracle_on_the_raw_csv(tmp_path):
 
     want = oracle.run(_read("orders"), _read("trades"), _read("nbbo"), units)
     for day in (None, dt.date(2024, 9, 5)):
-        pick = lambda rows: [r for r in rows if day is None or r["date"] == day]  # noqa: E731
+        def pick(rows, day=day):
+            return [r for r in rows if day is None or r["date"] == day]
         h_got = headline({t: pick(rows) for t, rows in got.items()})
         h_want = headline({t: pick(rows) for t, rows in want.items()})
         print(f"DRR 110621 {day or 'both dates'}:", h_got)

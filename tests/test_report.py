@@ -128,7 +128,7 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
     ]
     _insert(con, "sweeps", sweeps)
     costs = []
-    for sec, d, oid, side, g, _, q, *_rest in sweeps:
+    for sec, d, oid, _side, g, _, q, *_rest in sweeps:
         if g in (1, 2):
             for name, bps in (("unlimited", 15.0), ("limited_50", 7.5), ("price_impact", 5.0)):
                 costs.append((sec, d, oid, name, q, q * 3340.0, q * 3335.0, q * 5.0, bps))

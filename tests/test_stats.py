@@ -240,7 +240,7 @@ def test_failed_unit_is_excluded_and_scopes_complete(run):
     # segments where meaningful: the group is the factor of Welch, all qualifying sweeps are G1,
     # and the size bucket is the factor of anova_size_bucket
     kinds = {}
-    for scope, segment, test, _ in rows:
+    for _scope, segment, test, _ in rows:
         kinds.setdefault(test, set()).add(segment.split("=")[0])
     assert kinds == {"paired_t": {"all", "size"}, "welch_t": {"all", "size"},
                      "one_sample_t": {"all", "size", "group"}, "anova_scenario": {"all", "size", "group"},

@@ -68,7 +68,7 @@ def test_layout_headers_and_summary(data):
     for t, header in (("orders", ORDERS_HEADER), ("trades", TRADES_HEADER), ("nbbo", NBBO_HEADER)):
         names = sorted(p.name for p in (out / t).iterdir())
         assert names == [f"synth_{d:%Y%m%d}_{t}.csv" for d in days]
-        for f, rows in tables[t]:
+        for f, _rows in tables[t]:
             assert f.read_text().split("\n", 1)[0] == header
         assert s.rows[t] == sum(len(rows) for _, rows in tables[t])
     assert (out / "session/session.csv").read_text().startswith(" Partition,")
@@ -138,7 +138,7 @@ def test_lifecycles(data):
     assert {0, 64, 256, 2048, 4096, 4098} <= types
     ev = _events_by_order(orders)
     groups, amended, fak, entry_full, entry_partial = defaultdict(int), 0, 0, 0, 0
-    for oid, rows in ev.items():
+    for _oid, rows in ev.items():
         first = rows[0]
         assert first["changereason"] in ("6", "30") and first["orderstatus"] == "2"
         assert rows[1]["changereason"] == first["changereason"] and rows[1]["orderstatus"] == "1"

@@ -207,7 +207,7 @@ def select(rows: list[UnitRow], sel: Selection, known_securities: set[int] | Non
     if unknown:
         raise UsageError(f"--securities: unknown security {unknown[0]} (not in the store;"
                          f" known: {', '.join(map(str, sorted(known)[:10]))}{' ...' if len(known) > 10 else ''})")
-    for a, b in sel.positions:
+    for _a, b in sel.positions:
         if b > len(rows):
             raise UsageError(f"--units: position {b} is past the last unit ({len(rows)} units)")
     out = []
