@@ -32,7 +32,9 @@ def test_commands_on_an_empty_workspace_say_what_to_do(tmp_path):
     for cmd in (["units"], ["run"], ["report"], ["status"]):
         res = runner.invoke(app, [*cmd, "--workspace", str(tmp_path)])
         assert res.exit_code == 2, (cmd, res.output)
-        assert res.output.startswith("Error: ") and "duckpipe ingest" in res.output or "nothing has run" in res.output
+        assert res.output.startswith("Error: "), (cmd, res.output)
+        assert ("duckpipe ingest" in res.output) or ("nothing has run" in res.output), (cmd, res.output)
+        assert len(res.output.strip().splitlines()) == 1, (cmd, res.output)
 
 
 def test_bad_memory_limit_and_unknown_set_key(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -278,14 +277,14 @@ def test_reingest_unchanged_and_replace(tmp_path):
 
 
 KILL_SCRIPT = """
-import sys
+import sys, time
 from pathlib import Path
 from duckpipe import catalog
 from duckpipe.ingest.load import ingest
 from duckpipe.settings import resolve
 st = resolve(workspace=sys.argv[1], memory_limit="1GB", threads=2, env={})
 with catalog.open_workspace(st, "ingest") as con:
-    ingest(con, st, [Path(sys.argv[2])])
+    ingest(con, st, [Path(sys.argv[2])], progress=lambda *a: time.sleep(0.5))   # slow: a kill lands mid-way
 """
 
 
@@ -303,8 +302,7 @@ def test_kill_and_resume_matches_uninterrupted(tmp_path):
     ref = tmp_path / "ref"
     run_ingest(ref, [src])
     ws = tmp_path / "ws"
-    env = {**os.environ, "DUCKPIPE_TEST_INGEST_SLEEP": "0.5"}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(ws), str(src)], env=env)
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(ws), str(src)])
     deadline = time.time() + 20
     while time.time() < deadline and len(list((ws / "store" / "orders").rglob("*.parquet"))) < 2:
         time.sleep(0.02)

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 ROW_GROUP_SIZE = 65_536
 COMPRESSION = "snappy"         # measured per 58 MB of CSV: snappy 0.13 s, zstd 0.20 s (files 1.4x smaller)
 REJ_T, REJ_S = "_dp_reject_errors", "_dp_reject_scans"
-TEST_SLEEP_ENV = "DUCKPIPE_TEST_INGEST_SLEEP"   # test hook: seconds to sleep after each file
 
 
 @dataclass
@@ -539,7 +538,6 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     clean_orphans(con, settings.store_dir)
     store.refresh_catalog_views(con, profile)
     summary = IngestSummary(skipped_paths=skipped)
-    sleep = float(os.environ.get(TEST_SLEEP_ENV, "0") or 0)
     with ThreadPoolExecutor(max_workers=1) as pool:
         for i, f in enumerate(files, 1):
             r = _ingest_one(con, f, settings, profile, pool)
@@ -548,8 +546,6 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
                 summary.bytes_read += f.path.stat().st_size
             if progress:
                 progress(r.path, i, len(files))
-            if sleep:
-                time.sleep(sleep)
     _drop_rejects(con)
     store.refresh_catalog_views(con, profile)
     summary.rows_loaded = sum(r.rows_loaded for r in summary.files if r.status == "loaded")
