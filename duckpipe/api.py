@@ -44,6 +44,9 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
             or [settings.workspace / "data" / "raw"]
+    missing = [s for s in sources or [] if not Path(s).is_dir()]
+    if missing:       # before opening: a mistyped source must not leave an empty workspace behind
+        raise UsageError(f"source folder {missing[0]} does not exist")
     with catalog.open_workspace(settings, "ingest") as con:
         return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
 
@@ -181,7 +184,15 @@ def status(settings: Settings) -> Status:
         cols = ["run_id", "started_at", "finished_at", "status", "strategy", "units_selected", "units_done",
                 "units_failed", "peak_rss_bytes"]
         counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall())
-    return Status(live=False, status=sf.read(), last_run=dict(zip(cols, last[0])) if last else None,
+        counts_by_run = dict(con.execute("SELECT run_id, count(*) FROM units WHERE status = 'done'"
+                                         " GROUP BY run_id").fetchall())
+    last_run = dict(zip(cols, last[0])) if last else None
+    if last_run and last_run["status"] == "running":      # no writer holds the lock: that process died
+        last_run["status"] = "killed (its process died; the next run resumes)"
+        last_run["units_done"] = counts_by_run.get(last_run["run_id"], 0)
+    if "running" in counts:          # left by a dead process: failed, as the next run will record them
+        counts["failed"] = counts.get("failed", 0) + counts.pop("running")
+    return Status(live=False, status=sf.read(), last_run=last_run,
                   unit_counts={k: int(v) for k, v in counts.items()})
 
 

@@ -235,8 +235,9 @@ def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit:
         return
     if st.last_run:
         r = st.last_run
-        out(f"no run is active. Last run {r['run_id']}: {r['status']}, started {r['started_at']}, finished"
-            f" {r['finished_at']}, {r['units_done']} done, {r['units_failed']} failed ({r['strategy']})")
+        finished = f", finished {r['finished_at']}" if r["finished_at"] else ""
+        out(f"no run is active. Last run {r['run_id']}: {r['status']}, started {r['started_at']}{finished},"
+            f" {r['units_done']} done, {r['units_failed']} failed ({r['strategy']})")
     else:
         out("no run is active and none has run yet")
     if st.unit_counts:
