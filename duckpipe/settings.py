@@ -16,7 +16,7 @@ from typing import Any
 
 from . import machine
 from .errors import UsageError
-from .profiles import Profile, get_profile
+from .profiles import DEFAULT_PROFILE, Profile, get_profile
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -132,7 +132,7 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
     sources_cfg: dict[str, Any] = field(default_factory=dict)   # [sources] table of duckpipe.toml
-    profile: str = "asx"       # input profile (SPEC §3): duckpipe.profiles.<name>
+    profile: str = DEFAULT_PROFILE   # input profile (SPEC §3): duckpipe.profiles.<name>
 
     @property
     def profile_def(self) -> Profile:
@@ -210,7 +210,7 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
         problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer")
         thr = 1
     tmp = pick("temp_dir", temp_dir, "DUCKPIPE_TEMP_DIR", settings_cfg, ws / "tmp")
-    prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, "asx"))
+    prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, DEFAULT_PROFILE))
     if sources["profile"] == "machine default":
         sources["profile"] = "built-in"
     try:

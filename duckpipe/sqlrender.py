@@ -42,7 +42,7 @@ def environment() -> jinja2.Environment:
 
 
 def int_literals(value: Any) -> str:
-    """``5`` -> ``5``, ``[46, 47]`` -> ``46, 47``: integer code sets as SQL literals, validated."""
+    """``7`` -> ``7``, ``[7, 8]`` -> ``7, 8``: integer code sets as SQL literals, validated."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values or any(not isinstance(v, int) or isinstance(v, bool) for v in values):
         raise ValueError(f"not an integer or a non-empty list of integers: {value!r}")

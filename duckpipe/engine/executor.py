@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..analysis import pipelines
 from ..db import configure
 from ..errors import UsageError
-from ..profiles import get_profile
+from ..profiles import DEFAULT_PROFILE, get_profile
 from ..store import create_views
 
 
@@ -34,7 +34,7 @@ class BatchJob:
     memory_limit: str
     threads: int
     temp_dir: str
-    profile: str = "asx"
+    profile: str = DEFAULT_PROFILE
 
 
 @dataclass
