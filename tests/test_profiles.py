@@ -26,8 +26,7 @@ import pytest
 from duckpipe import api
 from duckpipe.analysis import pipelines
 from duckpipe.analysis.steps import render_batch_sql
-from duckpipe.profiles import Column, Profile, get_profile, local_date_sql, register_profile, unregister_profile
-from duckpipe.profiles import asx
+from duckpipe.profiles import Column, Profile, asx, get_profile, local_date_sql, register_profile, unregister_profile
 from duckpipe.settings import resolve
 from duckpipe.sqlrender import int_literals
 from duckpipe.synth import synth
