@@ -63,8 +63,8 @@ def _prepare_units(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline, set
                    write: bool) -> tuple[list[UnitRow], dict]:
     if not unitsmod.discover(con):
         raise EmptyWorkspace(f"no data in {settings.workspace}: run 'duckpipe ingest' first")
-    return unitsmod.current_rows(con, pipe.tables_read, pipe.digest(), settings.params, settings.scenarios,
-                                 write=write)
+    return unitsmod.current_rows(con, pipe.tables_read, pipe.digest(settings.profile_def), settings.params,
+                                 settings.scenarios, write=write)
 
 
 def units(settings: Settings, selection: Selection = Selection(), pipeline: str = "analysis") -> UnitsView:
@@ -155,7 +155,7 @@ def _render_batch_sql(pipe: pipelines.Pipeline, units: list, settings: Settings)
     if pipe.name == "analysis":
         from .analysis import steps as analysis
         if hasattr(analysis, "render_batch_sql"):
-            return analysis.render_batch_sql(units, settings.params, settings.scenarios)
+            return analysis.render_batch_sql(units, settings.params, settings.scenarios, settings.profile_def)
     from .sqlrender import render
     return "\n".join(f"-- {t}\n" + render(t, params=settings.params, scenarios=settings.scenarios)
                      for t in pipe.templates)

@@ -119,7 +119,7 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
     finally:
         bar.close()
     for p in s.skipped_paths:
-        out(f"skipped (not a table of the asx profile): {p}")
+        out(f"skipped (not a table of the {settings.profile} profile): {p}")
     for f in s.files:
         extra = f" ({f.rows_rejected:,} rejected, {f.blank_lines:,} blank)" if f.rows_rejected or f.blank_lines else ""
         note = f" ERROR: {f.error}" if f.error else ""

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import machine
 from .errors import UsageError
-from .profiles import Profile, get_profile
+from .profiles import DEFAULT_PROFILE, Profile, get_profile
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -51,7 +51,7 @@ def _hhmm(value: Any) -> str | None:
     if value in (None, "", "off", "none"):
         return None
     if not _HHMM.match(str(value)):
-        raise ValueError(f"{value!r} is not a Sydney time HH:MM")
+        raise ValueError(f"{value!r} is not a time HH:MM")
     return str(value)
 
 
@@ -79,10 +79,11 @@ class ParamSpec:
 
 
 PARAMS: dict[str, ParamSpec] = {
-    "qualifying_dealsources": ParamSpec(_int_list, [1], "dealsources all of a qualifying sweep's trades must have (SPEC §5.3)"),
-    "session_window": ParamSpec(_window, None, "keep orders arriving in this Sydney window, e.g. 10:00-16:00 (end exclusive)"),
+    # default None = the profile's qualifying_dealsources (resolve() fills it in)
+    "qualifying_dealsources": ParamSpec(_int_list, None, "dealsources all of a qualifying sweep's trades must have (SPEC §5.3; default: the profile's)"),
+    "session_window": ParamSpec(_window, None, "keep orders arriving in this local-time window, e.g. 10:00-16:00 (end exclusive)"),
     "participants": ParamSpec(_int_list, [], "keep orders of these participant ids only (empty: all)"),
-    "day_rollover": ParamSpec(_hhmm, None, "Sydney time at or after which events belong to the next date, e.g. 19:00"),
+    "day_rollover": ParamSpec(_hhmm, None, "local time (the profile's time zone) at or after which events belong to the next date, e.g. 19:00"),
     "size_buckets": ParamSpec(_sorted_edges, [100, 1000, 10000], "size bucket edges in shares"),
 }
 
@@ -131,7 +132,7 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None
     sources_cfg: dict[str, Any] = field(default_factory=dict)   # [sources] table of duckpipe.toml
-    profile: str = "asx"       # input profile (SPEC §3): duckpipe.profiles.<name>
+    profile: str = DEFAULT_PROFILE   # input profile (SPEC §3): duckpipe.profiles.<name>
 
     @property
     def profile_def(self) -> Profile:
@@ -209,16 +210,20 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
         problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer")
         thr = 1
     tmp = pick("temp_dir", temp_dir, "DUCKPIPE_TEMP_DIR", settings_cfg, ws / "tmp")
-    prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, "asx"))
+    prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, DEFAULT_PROFILE))
     if sources["profile"] == "machine default":
         sources["profile"] = "built-in"
     try:
-        get_profile(prof)
+        prof_def: Profile | None = get_profile(prof)
     except UsageError as exc:
         problems.append(f"profile ({sources['profile']}): {exc.message}")
+        prof_def = None
 
     params, psources = _resolve_params(raw.get("parameters", {}), sets or [], problems)
     sources.update(psources)
+    if params["qualifying_dealsources"] is None and prof_def is not None:
+        params["qualifying_dealsources"] = list(prof_def.qualifying_dealsources)
+        sources["param.qualifying_dealsources"] = f"profile {prof}"
     try:
         scenarios = parse_scenarios(raw["scenarios"]) if "scenarios" in raw else DEFAULT_SCENARIOS
         sources["scenarios"] = "duckpipe.toml" if "scenarios" in raw else "built-in"

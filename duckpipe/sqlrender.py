@@ -3,7 +3,8 @@
 Jinja only *shapes* a query (optional clauses, column lists). Values reach DuckDB as bound
 parameters (``$name``); where DuckDB cannot bind (``SET``, ``COPY ... TO 'path'``, view
 definitions), the ``literal`` filter quotes a string and ``ident`` checks an identifier
-against a whitelist. ``StrictUndefined`` makes a missing template variable an error.
+against a whitelist; ``ints`` renders an integer or a list of integers (profile code sets) as
+SQL literals and refuses anything else. ``StrictUndefined`` makes a missing template variable an error.
 """
 from __future__ import annotations
 
@@ -36,7 +37,16 @@ def environment() -> jinja2.Environment:
     )
     env.filters["literal"] = quote_literal
     env.filters["ident"] = quote_ident
+    env.filters["ints"] = int_literals
     return env
+
+
+def int_literals(value: Any) -> str:
+    """``7`` -> ``7``, ``[7, 8]`` -> ``7, 8``: integer code sets as SQL literals, validated."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) for v in values):
+        raise ValueError(f"not an integer or a non-empty list of integers: {value!r}")
+    return ", ".join(str(int(v)) for v in values)
 
 
 def render(template: str, **context: Any) -> str:
@@ -78,4 +88,4 @@ def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, 
 
 
 __all__ = ["render", "run_script", "split_statements", "templates_digest", "template_text",
-           "quote_ident", "quote_literal", "sql_root"]
+           "quote_ident", "quote_literal", "sql_root", "int_literals"]

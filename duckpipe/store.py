@@ -85,7 +85,7 @@ def view_columns(profile: Profile, table: str) -> list[tuple[str, str]]:
 def create_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
                  profile: Profile | None = None) -> None:
     """(Re)create one view per profile table over ``files``; no files gives an empty typed view."""
-    profile = profile or get_profile("asx")
+    profile = profile or get_profile()
     for table, tdef in profile.tables.items():
         paths = sorted(files.get(table, []))
         run_script(con, "ingest/view.sql", name=table, files=paths,

@@ -4,7 +4,8 @@ Why: demos, tests and benchmarks need data with every awkward feature of the rea
 (19-digit ids, same-timestamp event pairs, amendments, overnight reloads, sentinel and crossed
 quotes, trade reports, bad rows) at any size. Everything is vectorised numpy per
 (security, day) and written with pyarrow's CSV writer, so large data sets are written at disk
-speed. The same arguments give byte-identical files.
+speed. The same arguments give byte-identical files. The market's conventions (time zone,
+price scale, order type bits, dealsource and changereason codes) come from the asx profile.
 """
 from __future__ import annotations
 
@@ -24,12 +25,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from .profiles import get_profile
+
 log = logging.getLogger(__name__)
 
-SYDNEY = ZoneInfo("Australia/Sydney")
+ASX = get_profile("asx")
+SYDNEY = ZoneInfo(ASX.time_zone)
 NS = 1_000_000_000
 SENTINEL = int(np.iinfo(np.int64).min)
-TICK = 10
+TICK = ASX.price_scale // 100          # one cent in price units
+# exchangeordertype bits, dealsource codes and changereasons of the asx profile
+CP, CP_CROSS, SWEEP, CP_BLOCK, SHORT = (ASX.order_type_bits[k] for k in
+                                        ("centre_point", "cp_crossing", "sweep", "cp_block", "short_sell"))
+DS_LIT, DS_LIT_UCP = ASX.venue_classes["lit"]
+DS_CP_PREF, DS_CP, DS_CP_UCP = ASX.venue_classes["centre_point"]
+DS_AUCTION, DS_AUCTION_UCP = ASX.venue_classes["auction"]
+(DS_REPORT,) = ASX.venue_classes["trade_report"]
+CR = ASX.changereasons
 ORDER_BASE = 7_904_794_000_000_000_000  # 19 digits, far above 2**53
 MATCH_BASE = 7_804_794_000_000_000_000
 UNIT_STRIDE = 1_000_000_000  # id space per (day, security)
@@ -49,12 +61,13 @@ TRADE_COLUMNS = (
 ).split(",")
 NBBO_COLUMNS = "partition,sequence,tradedate,bidprice,creationtime,offerprice,orderbookid,timestamp,userid,runid".split(",")
 
-ETYPES = np.array([2048, 4096, 4098, 64, 256, 0])
+ETYPES = np.array([SWEEP, CP_BLOCK, CP_BLOCK | SHORT, CP, CP_CROSS, 0])
 ETYPE_P = [0.50, 0.35, 0.04, 0.03, 0.03, 0.05]
 PARTICIPANTS = np.array([67, 51, 47, 2, 146, 41, 61, 42, 54, 69, 8])
 PART_P = np.array([38, 14, 10, 8, 5, 5, 6, 4, 4, 3, 3]) / 100
-DEALSOURCE_NAMES = {1: "Continuous Lit", 5: "Trade Report Crossings", 20: "Auction", 44: "Continuous Lit UCP",
-                    45: "Auction UCP", 46: "Centre Point Preferencing", 47: "Centre Point", 48: "Centre Point UCP"}
+DEALSOURCE_NAMES = {DS_LIT: "Continuous Lit", DS_REPORT: "Trade Report Crossings", DS_AUCTION: "Auction",
+                    DS_LIT_UCP: "Continuous Lit UCP", DS_AUCTION_UCP: "Auction UCP",
+                    DS_CP_PREF: "Centre Point Preferencing", DS_CP: "Centre Point", DS_CP_UCP: "Centre Point UCP"}
 TIME_VALIDITY = ((256, "Rest of Day"), (0, "Bouncing"), (1288, "Days"))
 # rank of an event among the same order's events at one timestamp
 R_FIRST, R_ENTRY_FILL, R_FAK, R_AMEND, R_FILL, R_CANCEL, R_PURGE = 0, 2, 3, 4, 10, 50, 60
@@ -144,7 +157,7 @@ def _new_orders(rng: np.random.Generator, day: date, n: int, id_base: int, q: di
     """Order-level attributes of the unit's new orders (entry time, type, side, size, limit)."""
     open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
     etype = rng.choice(ETYPES, n, p=ETYPE_P)
-    sweepish = ((etype & 2048) > 0) | (etype == 0)
+    sweepish = ((etype & SWEEP) > 0) | (etype == 0)
     t0 = np.sort(rng.integers(open_ + NS, close - 600 * NS, n))
     side = rng.integers(1, 3, n)
     q0 = np.where(sweepish, rng.lognormal(5.5, 1.3, n), rng.lognormal(7.0, 1.0, n)).astype(np.int64) + 1
@@ -160,7 +173,7 @@ def _new_orders(rng: np.random.Generator, day: date, n: int, id_base: int, q: di
 
 
 def _carry_orders(rng: np.random.Generator, day: date, carry: dict, q: dict) -> dict[str, np.ndarray]:
-    """Resting orders reloaded (changereason 30) at about 21:22 Sydney on the evening before `day`."""
+    """Resting orders reloaded (changereason "reload") at about 21:22 Sydney on the evening before `day`."""
     n = len(carry["oid"])
     t0 = sydney_ns(day - timedelta(days=1), 21, 22) + np.sort(rng.integers(0, 90 * NS, n))
     return {**{k: carry[k] for k in ("oid", "side", "price", "etype", "part", "q0", "tmq0")},
@@ -172,7 +185,7 @@ def _plan(rng: np.random.Generator, day: date, o: dict) -> dict[str, np.ndarray]
     open_, close = sydney_ns(day, 10), sydney_ns(day, 16)
     N = len(o["oid"])
     etype, q0, tmq0, t0, carry = o["etype"], o["q0"], o["tmq0"], o["t0"], o["carry"]
-    resting_cp = ((etype & 2048) == 0) & (etype != 0)
+    resting_cp = ((etype & SWEEP) == 0) & (etype != 0)
     u = rng.random(N)
     full_p = np.where(resting_cp, 0.30, 0.62)
     cls = np.where(u < full_p, 2, np.where(u < full_p + np.where(resting_cp, 0.20, 0.15), 1, 0))
@@ -185,7 +198,7 @@ def _plan(rng: np.random.Generator, day: date, o: dict) -> dict[str, np.ndarray]
     rest = ~full_entry & ~fak
     base = tmq0 + E
     t_act = np.where(carry, open_ + rng.integers(0, 7200 * NS, N), t0)
-    # amendments (changereason 5) change quantity; they come before any later fill
+    # amendments (changereason "amended") change quantity; they come before any later fill
     n_am = np.where(rest & (rng.random(N) < np.where(resting_cp, 0.25, 0.12)), rng.integers(1, 3, N), 0)
     am_oi = np.repeat(np.arange(N), n_am)
     am_q = np.maximum(base[am_oi] + 1, (q0[am_oi] * rng.uniform(0.3, 2.0, len(am_oi))).astype(np.int64))
@@ -207,7 +220,7 @@ def _plan(rng: np.random.Generator, day: date, o: dict) -> dict[str, np.ndarray]
     fl_q = _split(rng, L, nf)
     fl_cum = base[fl_oi] + _group_cumsum(fl_q, nf)
     open_end = rest & (base + L < Q)
-    carry_p = np.where((etype & 4096) > 0, 0.03, np.where((etype & 2048) > 0, 0.005, 0.0))
+    carry_p = np.where((etype & CP_BLOCK) > 0, 0.03, np.where((etype & SWEEP) > 0, 0.005, 0.0))
     carry_out = open_end & ~carry & (rng.random(N) < carry_p)
     purge = open_end & ~carry_out & (rng.random(N) < 0.15)
     cancel = open_end & ~carry_out & ~purge
@@ -228,18 +241,19 @@ def _lifecycles(rng: np.random.Generator, day: date, o: dict, purge_ts: int):
         f = lambda v: np.broadcast_to(np.asarray(v, np.int64), (n,))  # noqa: E731
         return [idx, f(ts), f(rank), f(cr), f(st), f(qty), f(tmq)]
 
-    first_cr = np.where(carry, 30, 6)
+    first_cr = np.where(carry, CR["reload"], CR["new"])
     ar = np.arange(N)
     m_e, m_c, m_p = np.flatnonzero(E > 0), np.flatnonzero(p["cancel"]), np.flatnonzero(p["purge"])
     blocks = [
         block(ar, t0, R_FIRST, first_cr, 2, q0, tmq0),  # "incoming"
         block(ar, t0, R_FIRST + 1, first_cr, 1, q0, tmq0),  # "on book", same timestamp
-        block(m_e, t0[m_e], R_ENTRY_FILL, 3, np.where(full_entry | fak, 2, 1)[m_e], q0[m_e], base[m_e]),
-        block(np.flatnonzero(fak), t0[fak], R_FAK, 9, 2, q0[fak], base[fak]),
-        block(am_oi, am_t, R_AMEND + _group_pos(n_am), 5, 1, am_q, base[am_oi]),
-        block(fl_oi, fl_t, R_FILL + _group_pos(nf), 3, np.where(fl_cum < Q[fl_oi], 1, 2), Q[fl_oi], fl_cum),
-        block(m_c, t_end[m_c], R_CANCEL, 1, 2, Q[m_c], final_tmq[m_c]),
-        block(m_p, purge_ts, R_PURGE, 24, 4, Q[m_p], final_tmq[m_p]),
+        block(m_e, t0[m_e], R_ENTRY_FILL, CR["traded"], np.where(full_entry | fak, 2, 1)[m_e], q0[m_e], base[m_e]),
+        block(np.flatnonzero(fak), t0[fak], R_FAK, CR["system_cancel"], 2, q0[fak], base[fak]),
+        block(am_oi, am_t, R_AMEND + _group_pos(n_am), CR["amended"], 1, am_q, base[am_oi]),
+        block(fl_oi, fl_t, R_FILL + _group_pos(nf), CR["traded"], np.where(fl_cum < Q[fl_oi], 1, 2), Q[fl_oi],
+              fl_cum),
+        block(m_c, t_end[m_c], R_CANCEL, CR["trader_cancel"], 2, Q[m_c], final_tmq[m_c]),
+        block(m_p, purge_ts, R_PURGE, CR["end_of_day_purge"], 4, Q[m_p], final_tmq[m_p]),
     ]
     ev = dict(zip(("oi", "ts", "rank", "cr", "st", "qty", "tmq"), (np.concatenate(c) for c in zip(*blocks))))
     fills = {"oi": np.concatenate([m_e, fl_oi]), "ts": np.concatenate([t0[m_e], fl_t]),
@@ -272,7 +286,7 @@ def _order_rows(rng: np.random.Generator, o: dict, ev: dict, q: dict) -> dict[st
         "singlefillminimumquantity": rng.choice([2, 0, 1], N, p=[0.7, 0.2, 0.1])[oi],
         "minimumquantity": np.where(rng.random(N) < 0.05, rng.integers(1, 200, N), 0)[oi],
         "crossingkey": np.where(rng.random(N) < 0.5, 0, rng.choice([1, 2, 555, 99999, 194035], N))[oi],
-        "totalmatchedquantity": ev["tmq"], "shortsellquantity": np.where((etype & 2) > 0, ev["qty"], 0),
+        "totalmatchedquantity": ev["tmq"], "shortsellquantity": np.where((etype & SHORT) > 0, ev["qty"], 0),
         "timevaliditydecoded": tv,
         "timevalidity": np.array([t[0] for t in TIME_VALIDITY])[tv],
     }
@@ -282,11 +296,12 @@ def _fill_trades(rng: np.random.Generator, o: dict, fills: dict, q: dict, id_bas
     """Match groups of the file's order fills: one to a few per fill event, at the touch or mid."""
     N, F = len(o["oid"]), len(fills["oi"])
     etype = o["etype"][fills["oi"]]
-    lit, cp = etype == 0, ((etype & 2048) == 0) & (etype != 0)
-    all_one = (rng.random(N) < 0.6)[fills["oi"]]  # many sweeps fill only on dealsource 1: qualifying
-    mixed = rng.choice([1, 44, 47, 46, 48], F, p=[0.45, 0.25, 0.2, 0.05, 0.05])
-    ds_f = np.where(lit, rng.choice([1, 44], F, p=[0.8, 0.2]),
-                    np.where(cp, rng.choice([47, 46, 48], F, p=[0.8, 0.12, 0.08]), np.where(all_one, 1, mixed)))
+    lit, cp = etype == 0, ((etype & SWEEP) == 0) & (etype != 0)
+    all_one = (rng.random(N) < 0.6)[fills["oi"]]  # many sweeps fill only on continuous lit: qualifying
+    mixed = rng.choice([DS_LIT, DS_LIT_UCP, DS_CP, DS_CP_PREF, DS_CP_UCP], F, p=[0.45, 0.25, 0.2, 0.05, 0.05])
+    ds_f = np.where(lit, rng.choice([DS_LIT, DS_LIT_UCP], F, p=[0.8, 0.2]),
+                    np.where(cp, rng.choice([DS_CP, DS_CP_PREF, DS_CP_UCP], F, p=[0.8, 0.12, 0.08]),
+                             np.where(all_one, DS_LIT, mixed)))
     m = np.minimum(np.where(fills["agg"] == 1, 1 + (rng.random(F) < 0.35) * rng.integers(1, 6, F),
                             1 + (rng.random(F) < 0.1)), fills["qty"])
     g_oi = np.repeat(fills["oi"], m)
@@ -295,7 +310,7 @@ def _fill_trades(rng: np.random.Generator, o: dict, fills: dict, q: dict, id_bas
     i = _at(q["ts"], ts)
     b, a = q["tb"][i], q["to"][i]
     buy = o["side"][g_oi] == 1
-    price = np.where(np.isin(ds, [1, 44]), np.where(buy == (agg == 1), a, b), (b + a) // 2)
+    price = np.where(np.isin(ds, [DS_LIT, DS_LIT_UCP]), np.where(buy == (agg == 1), a, b), (b + a) // 2)
     cp_id, cpty = o["oid"][g_oi], id_base + CPTY_OFFSET + rng.integers(0, 2 * N + 10, len(g_oi))
     cp_part, cpty_part = o["part"][g_oi], rng.choice(PARTICIPANTS, len(g_oi), p=PART_P)
     return (ts, ds, price, qty, np.where(buy, cp_id, cpty), np.where(buy, cpty, cp_id),
@@ -312,17 +327,17 @@ def _market_trades(rng: np.random.Generator, day: date, q: dict, N: int, id_base
     i = _at(q["ts"], t)
     aggr = rng.integers(0, 2, n_lit)
     ids, parts = cpty((2, n_lit)), rng.choice(PARTICIPANTS, (2, n_lit), p=PART_P)
-    lit = (t, rng.choice([1, 44], n_lit, p=[0.8, 0.2]), np.where(aggr == 1, q["to"][i], q["tb"][i]),
+    lit = (t, rng.choice([DS_LIT, DS_LIT_UCP], n_lit, p=[0.8, 0.2]), np.where(aggr == 1, q["to"][i], q["tb"][i]),
            rng.lognormal(5, 1.2, n_lit).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], aggr, 1 - aggr)
     t = np.full(n_auc, open_ + int(rng.integers(0, 60 * NS)))
     mid = (q["tb"][0] + q["to"][0]) // 2 // TICK * TICK
     ids, parts, zeros = cpty((2, n_auc)), rng.choice(PARTICIPANTS, (2, n_auc), p=PART_P), np.zeros(n_auc, np.int64)
-    auction = (t, rng.choice([20, 45], n_auc, p=[0.95, 0.05]), np.full(n_auc, mid),
+    auction = (t, rng.choice([DS_AUCTION, DS_AUCTION_UCP], n_auc, p=[0.95, 0.05]), np.full(n_auc, mid),
                rng.lognormal(6, 1.5, n_auc).astype(np.int64) + 1, ids[0], ids[1], parts[0], parts[1], zeros, zeros)
     t = rng.integers(open_, close, n_rep)
     i = _at(q["ts"], t)
     rid, rpart, zeros = cpty(n_rep), rng.choice(PARTICIPANTS, n_rep), np.zeros(n_rep, np.int64)
-    report = (t, np.full(n_rep, 5), (q["tb"][i] + q["to"][i]) // 2, rng.lognormal(5, 1.5, n_rep).astype(np.int64) + 1,
+    report = (t, np.full(n_rep, DS_REPORT), (q["tb"][i] + q["to"][i]) // 2, rng.lognormal(5, 1.5, n_rep).astype(np.int64) + 1,
               rid, rid, rpart, rpart, zeros, zeros)  # same order id on both rows
     return [lit, auction, report]
 
@@ -339,7 +354,7 @@ def _trade_rows(rng: np.random.Generator, groups: list[tuple], q: dict, mg_base:
     ds2 = dup(ds)
     return {
         "tradetime": dup(ts), "orderid": two(b_id, s_id), "dealsource": ds2,
-        "dealsourcedecoded": np.searchsorted(DS_CODES, ds2), "exchangeinfo": (ds2 == 5).astype(np.int64),
+        "dealsourcedecoded": np.searchsorted(DS_CODES, ds2), "exchangeinfo": (ds2 == DS_REPORT).astype(np.int64),
         "matchgroupid": dup(mg_base + np.cumsum(rng.integers(1, 3, G))),
         "nationalbidpricesnapshot": dup(q["tb"][i]), "nationalofferpricesnapshot": dup(q["to"][i]),
         "tradeprice": dup(price), "quantity": dup(qty), "side": np.tile([1, 2], G), "sidedecoded": np.tile([0, 1], G),
@@ -366,7 +381,7 @@ def _fresh_carry(rng: np.random.Generator, n: int, id_base: int, q: dict) -> dic
     mid = (q["tb"][0] + q["to"][0]) // 2
     return {"oid": id_base + RELOAD_OFFSET + np.cumsum(rng.integers(1, 1000, k)), "side": side,
             "price": np.maximum(mid + np.where(side == 1, -1, 1) * rng.integers(0, 5, k) * TICK, TICK),
-            "etype": rng.choice([4096, 2048, 4098], k, p=[0.6, 0.35, 0.05]), "part": rng.choice(PARTICIPANTS, k, p=PART_P),
+            "etype": rng.choice([CP_BLOCK, SWEEP, CP_BLOCK | SHORT], k, p=[0.6, 0.35, 0.05]), "part": rng.choice(PARTICIPANTS, k, p=PART_P),
             "q0": q0, "tmq0": np.zeros(k, np.int64)}  # unfilled so far: every tmq is backed by trades
 
 
@@ -576,7 +591,7 @@ def _reference_files(secs: list[int], day: date) -> dict[str, list[str]]:
     td, op = sydney_ns(day, 0), sydney_ns(day, 10)
     session = [SESSION_HEADER] + [f" 4,{1000012 + i},{td},12,1,1,OPEN,{s},{op},0,0" for i, s in enumerate(secs)]
     ref = [REFERENCE_HEADER] + [
-        f" ASX,{i + 1},{td},NEW,{td},SYNTH SECURITY {s},1,,0.0,AUD,,,0,,0,0,2,0,0,0,,3,0,1703250000000000000,,Cash,"
+        f" ASX,{i + 1},{td},NEW,{td},SYNTH SECURITY {s},1,,0.0,{ASX.currency_code},,,0,,0,0,2,0,0,0,,3,0,1703250000000000000,,Cash,"
         f"{s},1,1,AU{s}999,1,1766322000000000000,1,,Synthetic Security {s},0,0,,,"
         f'"LimitAllowed,CenterPointSweepLimitAllowed","FillOrKillAllowed,FillAndKillAllowed",1.0,Price,Technology,'
         f"0,0.0,{td},0,,,0,True,False,False,True,False,False,{td // NS}" for i, s in enumerate(secs)]

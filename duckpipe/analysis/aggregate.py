@@ -49,7 +49,8 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
     with own_transaction(con):
         run_script(con, facts)
         for table, keys in AGGREGATES.items():
-            run_script(con, group, params, table=table, keys=keys, scenarios=scenarios)
+            run_script(con, group, params, table=table, keys=keys, scenarios=scenarios,
+                       price_scale=settings.profile_def.price_scale)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         con.execute("DROP TABLE IF EXISTS agg_facts")
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from ..errors import UsageError
+from ..profiles import Profile
 from ..sqlrender import render, run_script, templates_digest
 
 ComputeFn = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, dt.date]], dict[str, Any],
@@ -33,9 +34,16 @@ class Pipeline:
     tables_read: tuple[str, ...] = ("orders", "trades", "nbbo")
     finalize: Callable[..., dict[str, int]] | None = None   # post-run: aggregates, statistics
     finalize_templates: tuple[str, ...] = ()                 # hashed into the post-run freshness digest
+    uses_profile: bool = False          # compute takes profile=, and the profile is in the signatures
 
-    def digest(self) -> str:
-        return templates_digest(list(self.templates))
+    def digest(self, profile: Profile | None = None) -> str:
+        """What unit signatures hash besides data and parameters: the templates' text and, for a
+        pipeline that reads the profile, the profile's fingerprint (its name, time zone, price
+        scale, columns and code sets), so a change of profile makes done units stale."""
+        digest = templates_digest(list(self.templates))
+        if self.uses_profile and profile is not None:
+            digest += ":" + profile.fingerprint()
+        return digest
 
     def create_tables(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create this pipeline's result tables when missing (it owns their DDL): idempotent."""
@@ -77,6 +85,7 @@ def _analysis_pipeline() -> Pipeline:
         catalog_template="analysis/results_ddl.sql",
         finalize=_make_finalize([("aggregate", aggregate.build_aggregates), ("stats", stats.compute_stats)]),
         finalize_templates=tuple(aggregate.AGGREGATE_TEMPLATES) + tuple(stats.STATS_TEMPLATES),
+        uses_profile=True,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ..profiles import Profile, get_profile
 from ..settings import PARAMS
 from ..sqlrender import render, run_script
 from .simulate import simulate_batch
@@ -66,13 +67,18 @@ def _effective_params(params: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def render_context(units: list[tuple[int, dt.date]], params: dict[str, Any] | None,
-                   scenarios: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(Jinja context: which optional clauses exist, bound values) for a batch.
+                   scenarios: list[dict[str, Any]], profile: Profile | None = None
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(Jinja context: which optional clauses exist and the profile's codes, bound values) for a batch.
 
-    With ``day_rollover`` set, events at or after that Sydney time belong to the next date, so a
-    unit of date d also reads the store partition of d - 1.
+    With ``day_rollover`` set, events at or after that local time belong to the next date, so a
+    unit of date d also reads the store partition of d - 1. ``profile`` (default: the default
+    profile) gives the time zone and code sets, rendered as validated literals.
     """
+    profile = profile or get_profile()
     p = _effective_params(params)
+    if p["qualifying_dealsources"] is None:
+        p["qualifying_dealsources"] = list(profile.qualifying_dealsources)
     secs = [int(s) for s, _ in units]
     dates = [d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)) for _, d in units]
     read_dates = set(dates)
@@ -100,19 +106,20 @@ def render_context(units: list[tuple[int, dt.date]], params: dict[str, Any] | No
     if p["participants"]:
         bind["participants"] = [int(x) for x in p["participants"]]
     ctx = {"day_rollover": bool(p["day_rollover"]), "session_window": bool(p["session_window"]),
-           "participants": bool(p["participants"])}
+           "participants": bool(p["participants"]), **profile.sql_context()}
     return ctx, bind
 
 
 def compute_batch(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date]],
                   params: dict[str, Any] | None, scenarios: list[dict[str, Any]], *,
-                  timings: dict[str, float] | None = None) -> dict[str, pa.Table]:
+                  timings: dict[str, float] | None = None, profile: Profile | None = None
+                  ) -> dict[str, pa.Table]:
     """Run every step for all ``units`` at once; one Arrow table per RESULT_TABLES entry.
 
     ``timings`` (optional) receives seconds per step (template name, plus ``simulate``) for the
-    engine's run_stages.
+    engine's run_stages; ``profile`` is the input profile (default: the default profile).
     """
-    ctx, bind = render_context(units, params, scenarios)
+    ctx, bind = render_context(units, params, scenarios, profile)
     results: dict[str, pa.Table] = {}
     try:
         for template in UNIT_TEMPLATES:
@@ -139,9 +146,9 @@ def compute_batch(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date
 
 
 def render_batch_sql(units: list[tuple[int, dt.date]], params: dict[str, Any] | None,
-                     scenarios: list[dict[str, Any]]) -> str:
+                     scenarios: list[dict[str, Any]], profile: Profile | None = None) -> str:
     """Every step's SQL as it would run for ``units`` (for ``run --dry-run``), with the bound values."""
-    ctx, bind = render_context(units, params, scenarios)
+    ctx, bind = render_context(units, params, scenarios, profile)
     head = ["-- bound parameters:"] + [f"--   ${k} = {v!r}" for k, v in bind.items()]
     steps = [f"-- ===== {t}\n" + render(t, **ctx) for t in UNIT_TEMPLATES]
     return "\n".join(head) + "\n" + "\n".join(steps)

@@ -19,7 +19,7 @@ import pyarrow as pa
 from ..analysis import pipelines
 from ..db import configure
 from ..errors import UsageError
-from ..profiles import get_profile
+from ..profiles import DEFAULT_PROFILE, get_profile
 from ..store import create_views
 
 
@@ -34,7 +34,7 @@ class BatchJob:
     memory_limit: str
     threads: int
     temp_dir: str
-    profile: str = "asx"
+    profile: str = DEFAULT_PROFILE
 
 
 @dataclass
@@ -68,7 +68,8 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
             views_for["files"] = job.files
     pipe = pipelines.get(job.pipeline)
     steps: dict[str, float] = {}
-    tables = pipe.compute(con, list(job.units), job.params, job.scenarios, timings=steps)
+    extra = {"profile": get_profile(job.profile)} if pipe.uses_profile else {}
+    tables = pipe.compute(con, list(job.units), job.params, job.scenarios, timings=steps, **extra)
     missing = [t for t in pipe.result_tables if t not in tables]
     if missing:
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")

@@ -1,10 +1,26 @@
-"""The ASX profile (SPEC §3): DRR-style orders, trades and nbbo plus Genium reference files."""
+"""The ASX profile (SPEC §3): DRR-style orders, trades and nbbo plus Genium reference files.
+
+Everything ASX-specific lives here: the Sydney time zone, prices in tenths of a cent (A$),
+the exchangeordertype bits, the dealsource venue classes and the changereason codes.
+"""
 from __future__ import annotations
 
 from . import Column, Profile, TableDef, local_date_sql
 
-SYDNEY_DATE_ICU = "(make_timestamptz(\"timestamp\" // 1000) AT TIME ZONE 'Australia/Sydney')::DATE"
-SYDNEY_DATE = local_date_sql('"timestamp"', "Australia/Sydney")   # = SYDNEY_DATE_ICU, ~5x cheaper
+TIME_ZONE = "Australia/Sydney"
+SYDNEY_DATE_ICU = f"(make_timestamptz(\"timestamp\" // 1000) AT TIME ZONE '{TIME_ZONE}')::DATE"
+SYDNEY_DATE = local_date_sql('"timestamp"', TIME_ZONE)   # = SYDNEY_DATE_ICU, ~5x cheaper
+
+# exchangeordertype is a bit mask (test bits, never match a list of values): 4098 = block + short sell
+ORDER_TYPE_BITS = {"centre_point": 64, "cp_crossing": 256, "sweep": 2048, "cp_block": 4096, "short_sell": 2}
+# trade dealsource codes: 1 continuous lit, 44 lit UCP; 46 CP preferencing, 47 CP, 48 CP UCP;
+# 20 auction, 45 auction UCP; 5 trade report (same orderid on both rows of the match group)
+VENUE_CLASSES = {"centre_point": (46, 47, 48), "lit": (1, 44), "auction": (20, 45), "trade_report": (5,)}
+CHANGEREASONS = {"new": 6, "traded": 3, "amended": 5, "trader_cancel": 1, "system_cancel": 9,
+                 "end_of_day_purge": 24, "reload": 30}
+# the words the sweeps table uses for a G3 sweep's final changereason (9 = fill-and-kill on ASX)
+CHANGEREASON_LABELS = {1: "trader_cancel", 3: "traded", 5: "amended", 6: "new", 9: "fill_and_kill",
+                       24: "end_of_day_purge", 30: "reloaded"}
 
 
 def _cols(spec: str, required: str) -> tuple[Column, ...]:
@@ -71,4 +87,14 @@ PROFILE = Profile(
         "reference": TableDef(name="reference", kind="reference"),
         "participants": TableDef(name="participants", kind="reference"),
     },
+    time_zone=TIME_ZONE,
+    price_scale=1000,                       # 3340 = A$3.340
+    price_unit="tenths of a cent",
+    currency_code="AUD",
+    currency_symbol="A$",
+    order_type_bits=ORDER_TYPE_BITS,
+    venue_classes=VENUE_CLASSES,
+    changereasons=CHANGEREASONS,
+    changereason_labels=CHANGEREASON_LABELS,
+    qualifying_dealsources=(1,),            # the study's choice (SPEC §5.3)
 )

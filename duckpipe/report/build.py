@@ -5,8 +5,8 @@ first and every result query joins to it, so rows left behind by a failed or pen
 never counted. Each section is built on its own and a missing or malformed table turns into a
 warning and a note in the report, never a crash: the report is most needed when a run went wrong.
 
-Numbers are formatted once, here, by column name (SPEC §3 units: prices in tenths of a cent,
-values in price units x shares, times in seconds), so the HTML, the Markdown and the headers
+Numbers are formatted once, here, by column name (SPEC §3 units: prices in the profile's price
+units, shown in its currency; values in price units x shares, times in seconds), so the HTML, the Markdown and the headers
 all agree. Every table names the result table it comes from and a one-line SQL to reproduce it.
 """
 from __future__ import annotations
@@ -32,14 +32,14 @@ from ..errors import DuckpipeError, EmptyWorkspace
 from ..settings import Settings
 from ..sqlrender import quote_ident, render, split_statements
 from . import charts
-from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table
+from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table, money_of
 
 log = logging.getLogger(__name__)
 
 AGG_TABLES = ["agg_global", "agg_by_security", "agg_by_date", "agg_by_participant", "agg_by_hour",
               "agg_by_size", "ts_daily", "ts_hourly"]
 CSV_TABLES = AGG_TABLES + ["stats_tests", "units"]
-EXTENDED = [("agg_by_hour", "By hour of arrival (Sydney)"), ("agg_by_size", "By size bucket"),
+EXTENDED = [("agg_by_hour", "By hour of arrival ({tz})"), ("agg_by_size", "By size bucket"),
             ("agg_by_participant", "By participant"), ("agg_by_security", "By security"),
             ("agg_by_date", "By date")]
 
@@ -202,7 +202,8 @@ class Sections:
         defs = {s["name"]: s for s in self.settings.scenarios}
         self.ctx["tables"]["scenarios"] = make_table(
             "Scenario costs", "scenario_costs",
-            "SELECT scenario, count(*), avg(savings_bps), median(savings_bps), sum(savings)/1000 AS savings_aud "
+            "SELECT scenario, count(*), avg(savings_bps), median(savings_bps), "
+            f"sum(savings)/{self.settings.profile_def.price_scale} AS savings_aud "
             "FROM scenario_costs GROUP BY scenario", cols, rows,
             note="Positive savings: resting in the dark would have been better for the trader. "
                  + "; ".join(f"{n}: dark share {d['dark_share']:g}, rest {d['rest']}"
@@ -295,7 +296,7 @@ class Sections:
             keep = [i for i, c in enumerate(cols) if not c.endswith("_idx")]   # sort helpers
             cols, rows = [cols[i] for i in keep], [[r[i] for i in keep] for r in rows]
             self.ctx["extended"].append(make_table(
-                title, table, f"SELECT * FROM {table}" + (" ORDER BY sweeps DESC" if many else ""),
+                title.format(tz=self.settings.profile_def.time_zone_label), table, f"SELECT * FROM {table}" + (" ORDER BY sweeps DESC" if many else ""),
                 cols, rows, limit=MAX_ROWS if many else 200,
                 note=f"Full table: csv/{table}.csv." if many else ""))
 
@@ -333,7 +334,7 @@ def effective_statuses(con: duckdb.DuckDBPyConnection, settings: Settings) -> di
         from ..analysis import pipelines
         from ..engine import units as unitsmod
         pipe = pipelines.get("analysis")
-        rows, _ = unitsmod.current_rows(con, pipe.tables_read, pipe.digest(), settings.params,
+        rows, _ = unitsmod.current_rows(con, pipe.tables_read, pipe.digest(settings.profile_def), settings.params,
                                         settings.scenarios, write=False)
         return {r.unit.key: r.status for r in rows}
     except (DuckpipeError, duckdb.Error, ImportError, AttributeError, KeyError, TypeError) as exc:
@@ -423,7 +424,8 @@ def build_charts(sec: Sections) -> None:
             dates = sorted({d for d, _ in vals})
             hours = list(range(min(h for _, h in vals), max(h for _, h in vals) + 1))
             if len(dates) > 1:
-                out["hourly"] = charts.hourly_heatmap(dates, hours, vals, col_label(value))
+                out["hourly"] = charts.hourly_heatmap(dates, hours, vals, col_label(value),
+                                                      sec.settings.profile_def.time_zone_label)
             else:
                 out["hourly"] = charts.hourly_profile(hours, [vals.get((dates[0], h)) for h in hours],
                                                       col_label(value))
@@ -459,6 +461,13 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+def _market(settings: Settings) -> dict[str, Any]:
+    """What the templates say about units: the profile's currency, price unit and local time."""
+    p = settings.profile_def
+    return {"currency": p.currency_symbol, "currency_code": p.currency_code, "price_unit": p.price_unit,
+            "price_scale": p.price_scale, "tz": p.time_zone_label}
+
+
 def _scope(con: duckdb.DuckDBPyConnection, units_filter: list[tuple[int, date]] | None) -> None:
     """Create report_filter (when filtering) and report_units: the done units reported on."""
     if units_filter is not None:
@@ -484,8 +493,15 @@ def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: Pa
                  units_filter: list[tuple[int, date]] | None = None) -> ReportResult:
     """Write report.html, report.md, performance.md and csv/*.csv for the done units.
 
-    Raises EmptyWorkspace when no unit is done (nothing could be reported honestly).
+    Raises EmptyWorkspace when no unit is done (nothing could be reported honestly). Money is
+    shown in the settings' profile's currency and price scale.
     """
+    with money_of(settings.profile_def):
+        return _build_report(con, settings, out_dir, units_filter)
+
+
+def _build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: Path | None,
+                  units_filter: list[tuple[int, date]] | None) -> ReportResult:
     started, t0 = datetime.now(), time.perf_counter()
     out_dir = Path(out_dir) if out_dir is not None else settings.workspace / "reports"
     done = con.execute("SELECT count(*) FROM units WHERE status = 'done'").fetchall()[0][0] \
@@ -512,7 +528,7 @@ def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: Pa
     sec.safe("CSV export", lambda: csv_files.extend(export_csv(con, out_dir / "csv")))
     ctx = dict(sec.ctx, warnings=sec.warnings, settings=settings, workspace=str(settings.workspace),
                generated_at=datetime.now().strftime("%Y-%m-%d %H:%M:%S"), csv_files=[p.name for p in csv_files],
-               filtered=units_filter is not None)
+               filtered=units_filter is not None, market=_market(settings))
     env = _environment()
     paths = {"html": out_dir / "report.html", "markdown": out_dir / "report.md",
              "performance": out_dir / "performance.md"}

@@ -149,8 +149,8 @@ def daily_series(days: Sequence[date], bars: Sequence[float | None], bar_label: 
 
 
 def hourly_heatmap(dates: Sequence[date], hours: Sequence[int],
-                   values: dict[tuple[date, int], float], label: str) -> str:
-    """Date x hour-of-day (Sydney) grid of one measure; readable for one day or a year."""
+                   values: dict[tuple[date, int], float], label: str, tz_label: str = "local") -> str:
+    """Date x hour-of-day (local time, ``tz_label``) grid of one measure; readable for one day or a year."""
     if not dates or not hours:
         return ""
     with plt.rc_context(_RC):
@@ -163,7 +163,7 @@ def hourly_heatmap(dates: Sequence[date], hours: Sequence[int],
         ax.set_xticks([i + 0.5 for i in range(len(hours))], [f"{h:02d}" for h in hours])
         step = max(1, len(dates) // 15)
         ax.set_yticks([i + 0.5 for i in range(0, len(dates), step)], [str(d) for d in dates][::step])
-        ax.set_xlabel("Hour of day (Sydney)")
+        ax.set_xlabel(f"Hour of day ({tz_label})")
         ax.grid(False)
         cbar = fig.colorbar(img, ax=ax, fraction=0.04, pad=0.02)
         cbar.set_label(label)

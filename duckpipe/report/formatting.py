@@ -1,17 +1,23 @@
 """Numbers for people: how a result column is shown in the report, decided once by its name.
 
-Prices are tenths of a cent (3340 -> A$3.340), values price units x shares, times seconds;
-ids and codes are never grouped with separators (and never pass through a float).
+Prices are in the profile's price units (asx: tenths of a cent, 3340 -> 3.340 in its currency),
+values price units x shares, times seconds; ids and codes are never grouped with separators (and
+never pass through a float). The currency symbol and price scale come from the input profile:
+:func:`money_of` sets them for a report (a context variable, so concurrent reports don't mix).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 import jinja2
+
+from ..profiles import Profile, get_profile
 
 MAX_ROWS = 40          # longer tables are cut (the CSV has them all)
 DASH = "–"
@@ -30,6 +36,39 @@ class Table:
     highlight: list[bool] = field(default_factory=list)
     note: str = ""
     total: int = 0
+
+
+# ----------------------------------------------------------------------------- money
+
+
+@dataclass(frozen=True)
+class Money:
+    """How money is shown: the currency symbol and the price units per currency unit."""
+
+    symbol: str
+    scale: int
+
+    @classmethod
+    def of(cls, profile: Profile) -> Money:
+        return cls(profile.currency_symbol, profile.price_scale)
+
+
+_MONEY: ContextVar[Money | None] = ContextVar("duckpipe_report_money", default=None)
+
+
+def money() -> Money:
+    """The money of the report being built (the default profile's outside :func:`money_of`)."""
+    return _MONEY.get() or Money.of(get_profile())
+
+
+@contextmanager
+def money_of(profile: Profile) -> Iterator[Money]:
+    """Format money with ``profile``'s currency and price scale inside the block."""
+    token = _MONEY.set(Money.of(profile))
+    try:
+        yield _MONEY.get()
+    finally:
+        _MONEY.reset(token)
 
 
 # ----------------------------------------------------------------------------- formatting
@@ -66,8 +105,8 @@ def col_kind(col: str) -> str:
     return "number"
 
 
-_UNIT = {"price": "A$", "money": "A$", "aud": "A$", "bps": "bps", "ratio": "%", "seconds": "s",
-         "bytes": "MiB", "rate": "rows/s"}
+_UNIT = {"bps": "bps", "ratio": "%", "seconds": "s", "bytes": "MiB", "rate": "rows/s"}
+_MONEY_KINDS = ("price", "money", "aud")     # 'aud': a column already in currency units (*_aud)
 _WORDS = {"vwap": "VWAP", "vwte": "VWTE", "ttff": "TTFF", "g1": "G1", "g2": "G2", "g3": "G3",
           "id": "ID", "ci": "CI", "n": "n", "sim": "sim.", "p": "p", "rss": "RSS", "cp": "CP",
           "sd": "SD", "a": "A", "b": "B"}
@@ -84,7 +123,7 @@ def col_label(col: str) -> str:
     text = text[0].upper() + text[1:]
     if kind == "rate":
         return f"{text} per second"
-    unit = _UNIT.get(kind)
+    unit = money().symbol if kind in _MONEY_KINDS else _UNIT.get(kind)
     return f"{text} ({unit})" if unit else text
 
 
@@ -102,10 +141,12 @@ def fmt(value: Any, kind: str = "number") -> str:
         return value
     if kind == "id":
         return str(value)
-    if kind in ("price", "money", "aud"):     # sign before the currency: -A$2.50
-        amount = value / 1000 if kind != "aud" else value
-        text = f"A${abs(amount):,.{3 if kind == 'price' else 2}f}"
-        return "-" + text if amount < 0 and text.strip("A$0.,") else text   # ASCII: pastes into sheets
+    if kind in _MONEY_KINDS:     # sign before the currency: -$2.50
+        m = money()
+        amount = value / m.scale if kind != "aud" else value
+        digits = f"{abs(amount):,.{3 if kind == 'price' else 2}f}"
+        text = m.symbol + digits
+        return "-" + text if amount < 0 and digits.strip("0.,") else text   # ASCII: pastes into sheets
     if kind == "bps":
         return f"{value:,.2f}"
     if kind == "ratio":

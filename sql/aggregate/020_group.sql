@@ -3,10 +3,11 @@
 -- Reads: TEMP agg_facts (010). Writes: the table named by `table` (CREATE OR REPLACE: the
 --   caller's transaction swaps every aggregate in at once).
 -- Jinja params: table (identifier), keys (key columns, whitelisted in AGGREGATES),
---   scenarios (list of {column, param}: one savings column per scenario of settings.scenarios).
+--   scenarios (list of {column, param}: one savings column per scenario of settings.scenarios),
+--   price_scale (the profile's price units per currency unit, a validated integer).
 -- Bound params: $scenario_<i> (scenario names).
--- Units: filled_value_aud = sum(filled_value) / 1000 (filled_value = sum p x q of a sweep's fills,
---   prices in tenths of a cent), vwap in price units = sum(filled_value) / sum(filled_quantity)
+-- Units: filled_value_aud = sum(filled_value) / price_scale, in currency units (filled_value =
+--   sum p x q of a sweep's fills, in price units; the name is historical), vwap in price units = sum(filled_value) / sum(filled_quantity)
 --   over executed sweeps (= sum(vwap x q) / sum(q): volume-weighted over all fills, integer sums,
 --   so a rebuild is bit-identical). Means ignore NULL metrics; a mean of nothing is NULL, never 0.
 CREATE OR REPLACE TABLE {{ table | ident }} AS
@@ -21,7 +22,7 @@ SELECT
     count(*) FILTER (WHERE kind = 'sweep' AND group_id = 3) AS g3_sweeps,
     count(*) FILTER (WHERE kind = 'sweep' AND qualifying) AS qualifying_sweeps,
     coalesce(sum(filled_quantity) FILTER (WHERE kind = 'sweep'), 0)::BIGINT AS filled_quantity,
-    (coalesce(sum(filled_value) FILTER (WHERE kind = 'sweep'), 0) / 1000.0)::DOUBLE
+    (coalesce(sum(filled_value) FILTER (WHERE kind = 'sweep'), 0) / {{ price_scale | ints }}.0)::DOUBLE
         AS filled_value_aud,
     (sum(filled_value) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL)
         / nullif(sum(filled_quantity) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL), 0))::DOUBLE

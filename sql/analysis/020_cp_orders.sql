@@ -1,10 +1,11 @@
 -- step 2: Centre Point orders of the batch units, with their arrival, post-entry and final rows
 -- grain: order x unit | reads: orders, a_units | writes: temp a_cp_orders
 -- parameters: :read_dates DATE[], :unit_securities INTEGER[],
---             :day_rollover TIME (default None = off: business date = Sydney date of timestamp),
+--             :day_rollover TIME (default None = off: business date = local date of timestamp),
 --             :sw_start/:sw_end TIME (session_window, default None = off; end exclusive),
 --             :participants BIGINT[] (default [] = all)
--- SPEC §5.1 (bit tests 64|256|2048|4096; the final event in the unit decides the type; filters
+-- profile: cp_mask (the Centre Point order type bits), cr.new (the changereason of a new order)
+-- SPEC §5.1 (bit tests of the Centre Point bits; the final event in the unit decides the type; filters
 -- on arrival time and participant), §5.2 (states), §3 (ordering key (timestamp, seq); business date).
 -- One hash aggregation over the unit's events, no window sort: each state is ONE row chosen by
 -- arg_min/arg_max of a struct of its columns (row-level, never per column) over a HUGEINT key
@@ -44,7 +45,7 @@ WITH src AS (
                     'status': orderstatus, 'cr': changereason},
                    k_ts + (18446744073709551616 - k_null) + k_up) AS f,
            count(*)::INTEGER AS events,
-           coalesce(bool_or(changereason = 6), false) AS has_new_event,
+           coalesce(bool_or(changereason = {{ cr.new | ints }}), false) AS has_new_event,
            count(changereason) AS changereasons
     FROM k
     GROUP BY security_code, date, order_id
@@ -57,7 +58,7 @@ SELECT security_code, date, order_id, f.type AS exchangeordertype, a.side, a.par
        f.tmq AS final_tmq, f.status AS final_orderstatus, f.cr AS final_changereason,
        has_new_event, a.nb, a.no, changereasons
 FROM g
-WHERE (f.type & (64 | 256 | 2048 | 4096)) != 0
+WHERE (f.type & {{ cp_mask | ints }}) != 0
 {% if session_window %}
   AND dp_local(a.ts)::TIME >= $sw_start::TIME AND dp_local(a.ts)::TIME < $sw_end::TIME
 {% endif %}

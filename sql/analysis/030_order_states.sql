@@ -2,11 +2,12 @@
 -- grain: order x unit | reads: a_cp_orders, a_quotes | writes: temp a_order_states
 -- parameters: :bucket_lo BIGINT[], :bucket_hi BIGINT[], :bucket_label VARCHAR[], :bucket_idx INTEGER[]
 --             (from size_buckets, default [100, 1000, 10000]: '<100','100-999','1000-9999','>=10000')
+-- profile: bits.sweep (the sweep bit of exchangeordertype)
 -- SPEC §5.2: the states are chosen row-level in 020 (arrival = first event by (timestamp, seq);
 -- post-entry = LAST event sharing the arrival timestamp; final = last event). Type comes from the
 -- final event (§3), side/limit/participant from the arrival event.
 -- §5.4: arrival mid/spread from the arrival event's national_bid/offer when valid, else the mid
--- at arrival time (ASOF over valid quotes). §5.7: arrival hour (Sydney) and size bucket (arrival qty).
+-- at arrival time (ASOF over valid quotes). §5.7: arrival hour (local time) and size bucket (arrival qty).
 CREATE OR REPLACE TEMP TABLE a_order_states AS
 WITH st AS (
     SELECT * EXCLUDE (changereasons) FROM a_cp_orders
@@ -19,7 +20,7 @@ WITH st AS (
       ON q.security_code = st.security_code AND q.date = st.date AND st.arrival_ts >= q.timestamp
 )
 SELECT m.security_code, m.date, m.order_id, m.side, m.exchangeordertype,
-       (m.exchangeordertype & 2048) != 0 AS is_sweep,
+       (m.exchangeordertype & {{ bits.sweep | ints }}) != 0 AS is_sweep,
        m.participantid, m.events, m.arrival_ts, m.arrival_seq, m.post_entry_ts, m.post_entry_seq,
        m.final_ts, m.final_seq, m.arrival_price, m.arrival_quantity, m.arrival_leaves,
        m.post_entry_leaves, m.post_entry_tmq, m.final_price, m.final_quantity, m.final_leaves,

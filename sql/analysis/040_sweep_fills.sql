@@ -1,8 +1,9 @@
 -- step 4: the fills (trade rows) of each sweep, with the mid to measure each fill against
 -- grain: fill | reads: trades, a_order_states, a_quotes | writes: temp a_fills
 -- parameters: :read_dates DATE[], :unit_securities INTEGER[], :day_rollover TIME (default None = off)
+-- profile: venues.trade_report (dealsource codes of trade reports)
 -- SPEC §5.4: a sweep's trades are the rows with its order id, the unit's security and the unit's
--- date; a trade report (dealsource 5) carries the same orderid on both rows of its match group:
+-- date; a trade report carries the same orderid on both rows of its match group:
 -- counted once (one row per orderid x matchgroupid). mid_i = the trade's national snapshot when
 -- valid (0 < bid < offer), else the mid at the trade time (§3 ASOF over valid quotes).
 {% from 'analysis/_business_date.sql' import business_date with context %}
@@ -20,7 +21,7 @@ WITH sw AS (
 ), mine AS (
     SELECT tr.* FROM tr SEMI JOIN sw
       ON sw.security_code = tr.security_code AND sw.date = tr.date AND sw.order_id = tr.orderid
-    QUALIFY tr.dealsource IS DISTINCT FROM 5
+    QUALIFY coalesce(tr.dealsource NOT IN ({{ venues.trade_report | ints }}), true)
          OR row_number() OVER (PARTITION BY tr.security_code, tr.date, tr.orderid, tr.matchgroupid
                                ORDER BY tr.sequence NULLS LAST, tr.row_num NULLS LAST) = 1
 )

@@ -1,9 +1,10 @@
 -- step 5: sweep orders: group, venue mix, qualification and execution metrics
 -- grain: sweep order x unit | reads: a_order_states, a_fills, a_cp_orders | writes: temp a_sweeps
--- parameters: :qualifying_dealsources INTEGER[] (default [1])
+-- parameters: :qualifying_dealsources INTEGER[] (default: the profile's)
+-- profile: venues (dealsource codes per venue class), cr.new, cr_labels (changereason -> label)
 -- SPEC §5.3: on the final state G1 leaves=0 & tmq>0, G2 leaves>0 & tmq>0, G3 tmq=0 (sub-labelled
 -- by the final changereason). Qualifying: G1, >=1 trade, every trade's dealsource qualifying and,
--- when the unit's data carry changereason at all, a changereason-6 event.
+-- when the unit's data carry changereason at all, a "new" changereason event.
 -- §5.4 metrics; s = +1 buy / -1 sell; anything uncomputable is NULL (NULLIF, never 0).
 -- §5.7: time in book and limit distance from the arrival mid (for the G3 view).
 CREATE OR REPLACE TEMP TABLE a_sweeps AS
@@ -21,10 +22,10 @@ WITH unit_cr AS (
            sum(f.quantity * sw.sgn * (f.tradeprice - f.mid) / f.mid) FILTER (WHERE f.mid IS NOT NULL) AS vw_num,
            sum(f.quantity) FILTER (WHERE f.mid IS NOT NULL) AS vw_q,
            bool_and(coalesce(list_contains($qualifying_dealsources::INTEGER[], f.dealsource), false)) AS all_q,
-           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN (46, 47, 48)), 0) AS v_cp,
-           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN (1, 44)), 0) AS v_lit,
-           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN (20, 45)), 0) AS v_auction,
-           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource = 5), 0) AS v_tr
+           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN ({{ venues.centre_point | ints }})), 0) AS v_cp,
+           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN ({{ venues.lit | ints }})), 0) AS v_lit,
+           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN ({{ venues.auction | ints }})), 0) AS v_auction,
+           coalesce(sum(f.quantity) FILTER (WHERE f.dealsource IN ({{ venues.trade_report | ints }})), 0) AS v_tr
     FROM a_fills f JOIN sw ON sw.security_code = f.security_code AND sw.date = f.date AND sw.order_id = f.order_id
     GROUP BY f.security_code, f.date, f.order_id
 ), m AS (
@@ -39,9 +40,10 @@ SELECT m.security_code, m.date, m.order_id, m.side, m.exchangeordertype, m.parti
        m.group_id::INTEGER AS group_id,
        CASE WHEN m.group_id = 3 THEN m.final_changereason END AS g3_changereason,
        CASE WHEN m.group_id = 3 THEN CASE m.final_changereason
-            WHEN 1 THEN 'trader_cancel' WHEN 3 THEN 'traded' WHEN 5 THEN 'amended'
-            WHEN 6 THEN 'new' WHEN 9 THEN 'fill_and_kill' WHEN 24 THEN 'end_of_day_purge'
-            WHEN 30 THEN 'reloaded' ELSE 'changereason_' || m.final_changereason END END AS g3_reason,
+{% for code, label in cr_labels | dictsort %}
+            WHEN {{ code | ints }} THEN {{ label | literal }}
+{% endfor %}
+            ELSE 'changereason_' || m.final_changereason END END AS g3_reason,
        (m.group_id = 1 AND coalesce(m.n, 0) >= 1 AND coalesce(m.all_q, false)
         AND (NOT coalesce(u.has_cr, false) OR m.has_new_event)) AS qualifying,
        m.has_new_event, m.arrival_ts, m.arrival_seq, m.post_entry_ts, m.post_entry_seq, m.final_ts,

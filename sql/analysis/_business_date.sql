@@ -1,5 +1,6 @@
-{#- The business date of an event (SPEC §3): the store's `date` (the Sydney calendar date), or,
-    with the parameter day_rollover, the next date for events at or after that Sydney time.
+{#- The business date of an event (SPEC §3): the store's `date` (the calendar date in the
+    profile's time zone), or, with the parameter day_rollover, the next date for events at or
+    after that local time.
     Used as {{ business_date('o', 'timestamp') }}; dp_local is the macro of 000_batch.sql. -#}
 {% macro business_date(alias, ts) -%}
 {% if day_rollover -%}

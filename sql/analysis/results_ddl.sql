@@ -1,7 +1,7 @@
 -- Per-unit result tables of the analysis (SPEC §5 result-table contract; written by the engine
 -- from duckpipe.analysis.compute_batch). Every row carries the unit key (security_code, date).
--- Prices are in tenths of a cent (as the input), times are ns since epoch UTC (*_ts) or seconds (*_s),
--- costs in bps are 1e4 x ratio. Idempotent.
+-- Prices are in the profile's price units (as the input; asx: tenths of a cent), times are ns
+-- since epoch UTC (*_ts) or seconds (*_s), costs in bps are 1e4 x ratio. Idempotent.
 CREATE TABLE IF NOT EXISTS order_states (
     security_code INTEGER,
     date DATE,

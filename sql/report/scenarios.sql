@@ -1,5 +1,5 @@
 -- Report: scenario costs (SPEC §5.5), one row per scenario over the report's done units.
--- savings and real_cost are price units x shares (tenths of a cent x shares): /1000 gives A$.
+-- savings and real_cost are price units x shares: / the profile's price_scale gives currency units.
 -- Positive savings = the scenario is better for the trader.
 SELECT
     c.scenario,
