@@ -22,6 +22,7 @@ from . import db, machine, pipelines, units as unitsmod
 from .engine import STRATEGIES, Engine, Plan, RunResult, plan as make_plan
 from .errors import DuckpipeError, EmptyWorkspace, Interrupted, UsageError
 from .executor import check_executor, make_executor
+from .live import RunDisplay
 from .progress import GuardConfig, Guards, PeakSampler, StatusFile
 from .settings import Settings
 from .units import Selection, UnitRow
@@ -39,15 +40,32 @@ def synth(out: Path, **kwargs: Any):
 
 
 def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
-           progress=None):
-    """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``."""
+           progress=None, quiet: bool = True):
+    """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``.
+
+    Without a ``progress`` callback, the ingest publishes its progress in ``status.json`` (for
+    ``duckpipe status``) and, on a terminal and unless ``quiet``, in a live display.
+    """
     from .ingest import ingest as _ingest
+    from .live import IngestWatcher
     if not sources and not table_globs:
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
             or [settings.workspace / "data" / "raw"]
     with db.open_workspace(settings, "ingest") as con:
-        return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+        if progress is not None:
+            return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+        watch = IngestWatcher(settings.workspace, quiet=quiet)
+        state = "interrupted"
+        try:
+            summary = _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, watch)
+            state = "failed" if summary.failed else "finished"
+            return summary
+        except Exception:
+            state = "failed"
+            raise
+        finally:
+            watch.finish(state)
 
 
 # ------------------------------------------------------------------ units
@@ -180,6 +198,8 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
                  "m": json.dumps(machine.facts(settings.workspace)), "st": the_plan.strategy,
                  "why": the_plan.reason, "n": n_selected})
     eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
+    eng.display = RunDisplay(quiet=quiet)
+    eng.expected_s = _expected_stage_seconds(con) if pipe.finalize else {}
     t0 = time.perf_counter()
     interrupted, finalize_rows = False, {}
     with PeakSampler(spill_dir=settings.temp_dir) as sampler, _ctrl_c(eng.guards.stop, [ex, con]):
@@ -203,6 +223,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
             interrupted = True
         finally:
             ex.close()
+            eng.display.close()
         if interrupted:
             eng.reset_running()
         peak = sampler.overall
@@ -214,12 +235,25 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
                 {"st": state, "d": eng.done, "f": len(eng.failed), "p": peak, "r": run_id})
     if eng.status:
         eng.status.state = state
-        eng.status.current = ""
+        eng.status.current = eng.status.stage = ""
+        eng.status.elapsed_s, eng.status.eta_s = time.perf_counter() - t0, 0.0
         status_file.write(eng.status)
     if interrupted:
         raise Interrupted(f"interrupted: {eng.done} units done in run {run_id}; the batch in flight was rolled back."
                           " Run the same command again to resume.")
     return result
+
+
+def _expected_stage_seconds(con) -> dict[str, float]:
+    """Seconds of each stage after ``units`` (aggregate, stats) in the last run that had them:
+    the ETA of a run covers the aggregation too (it rebuilds from all done units, so the last
+    run's time is the best guess)."""
+    rows = con.execute(
+        "SELECT stage, duration_s FROM run_stages WHERE run_id = (SELECT run_id FROM run_stages"
+        " WHERE stage <> 'units' AND stage NOT LIKE 'step %' AND finished_at IS NOT NULL"
+        " ORDER BY finished_at DESC LIMIT 1) AND stage <> 'units' AND stage NOT LIKE 'step %'"
+        " ORDER BY started_at").fetchall()
+    return {name: float(secs or 0.0) for name, secs in rows}
 
 
 def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
@@ -252,15 +286,17 @@ class Status:
     status: dict[str, Any] | None = None
     last_run: dict[str, Any] | None = None
     unit_counts: dict[str, int] = field(default_factory=dict)
+    holder: dict[str, Any] | None = None   # pid and command of the writer holding the workspace
 
 
 def status(settings: Settings) -> Status:
-    """Live progress from the status file while a run holds the workspace, else from the database."""
+    """Live progress from the status file while a command holds the workspace, else from the database."""
     sf = StatusFile(settings.workspace)
+    holder = db.writer_info(settings.workspace)      # the first ingest holds it before the database exists
+    if holder is not None:
+        return Status(live=True, status=sf.read(), holder=holder)
     if not settings.db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {settings.workspace}: nothing has run yet")
-    if db.writer_active(settings.workspace):
-        return Status(live=True, status=sf.read())
     with db.open_read_only(settings) as con:
         last = con.execute("SELECT run_id, started_at, finished_at, status, strategy, units_selected, units_done,"
                            " units_failed, peak_rss_bytes FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()

@@ -178,6 +178,17 @@ def writer_active(workspace: Path) -> bool:
         return False
 
 
+def writer_info(workspace: Path) -> dict[str, Any] | None:
+    """The pid and command of the duckpipe command holding the workspace for writing, else None."""
+    if not writer_active(workspace):
+        return None
+    try:
+        info = json.loads((workspace / LOCK_NAME).read_text())
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
     """Create the bookkeeping tables (sql/catalog.sql) when missing: idempotent."""
     for stmt in split_statements(render("catalog.sql")):

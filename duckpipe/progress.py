@@ -139,6 +139,10 @@ class RunStatus:
     paused: str = ""
     strategy: str = ""
     updated_at: float = field(default_factory=time.time)
+    command: str = "run"
+    stage: str = ""            # units, then each finalize stage (aggregate, stats)
+    stage_started_at: float = 0.0
+    elapsed_s: float = 0.0     # of the whole command; eta_s covers the whole command too
 
 
 class StatusFile:
