@@ -280,7 +280,7 @@ class RunDisplay:
     def stage(self, name: str, eta_s: float | None) -> None:
         """A stage starts: its name and a clock on the second line."""
         if self._bar is not None:
-            self._bar.reset(self._stage, total=None, description=f"stage {name}", info="")
+            self._bar.reset(self._stage, total=None, description=f"stage {name}", count="", info="", show_eta=False)
             if eta_s is not None:
                 self._bar.update(self._units, eta_at=time.monotonic() + eta_s)
         elif not self.quiet and name != "units":
