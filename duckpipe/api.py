@@ -198,7 +198,7 @@ def _execute(con, settings, pipe, the_plan: Plan, sigs, n_selected, executor_nam
                  "m": json.dumps(machine.facts(settings.workspace)), "st": the_plan.strategy,
                  "why": the_plan.reason, "n": n_selected})
     eng = Engine(con, settings, pipe, ex, run_id, Guards(guard_cfg), status_file, quiet=quiet)
-    eng.display = RunDisplay(quiet=quiet)
+    eng.display = RunDisplay(quiet=quiet or not the_plan.batches)   # nothing to do: no bars
     eng.expected_s = _expected_stage_seconds(con) if pipe.finalize else {}
     t0 = time.perf_counter()
     interrupted, finalize_rows = False, {}

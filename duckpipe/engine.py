@@ -268,8 +268,8 @@ class Engine:
             st = self.status
             st.stage, st.stage_started_at, st.current = name, time.time(), ""
             st.elapsed_s = time.perf_counter() - self._t_command
-            if eta is not None:
-                st.eta_s = eta
+            if name != "units":
+                st.eta_s = eta             # None: no earlier run timed this stage
             self.status_file.write(st)
         if self.display is not None:
             self.display.stage(name, eta)

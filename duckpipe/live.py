@@ -246,20 +246,21 @@ def _size(p: Path) -> int:
 # ------------------------------------------------------------------ run
 
 class RunDisplay:
-    """The whole ``run`` command: a units bar, then each stage with its name and elapsed time;
-    elapsed and ETA of the whole command. Off a terminal: periodic log lines and one line per stage."""
+    """The whole ``run`` command: a units bar, then each stage with its name and elapsed time, and a
+    last row with the elapsed time and ETA of the whole command (units and the stages after them).
+    Off a terminal: periodic log lines and one line per stage."""
 
     def __init__(self, quiet: bool = False, every_s: float = 10.0):
         self.quiet, self.every_s = quiet, every_s
         self._last = 0.0
         self._bar: Progress | None = None
-        self.total = 0
         if interactive(quiet):
             self._bar = Progress(TextColumn("{task.description:<16}"), BarColumn(bar_width=30),
                                  TextColumn("{task.fields[count]}"), TimeElapsedColumn(), _EtaColumn(),
                                  TextColumn("{task.fields[info]}"), console=console(), transient=False)
-            self._units = self._bar.add_task("units", total=None, count="", info="", eta_at=None)
+            self._units = self._bar.add_task("units", total=None, count="", info="", show_eta=False)
             self._stage = self._bar.add_task("stage units", total=None, count="", info="", show_eta=False)
+            self._cmd = self._bar.add_task("whole command", total=None, count="", info="", eta_at=None)
             self._bar.start()
 
     def update(self, st) -> None:
@@ -269,8 +270,8 @@ class RunDisplay:
         finished = st.units_done + st.units_failed
         if self._bar is not None:
             self._bar.update(self._units, total=max(1, st.units_total), completed=finished,
-                             count=f"{finished}/{st.units_total}", info=info,
-                             eta_at=None if st.eta_s is None else time.monotonic() + st.eta_s)
+                             count=f"{finished}/{st.units_total}", info=info)
+            self._bar.update(self._cmd, eta_at=None if st.eta_s is None else time.monotonic() + st.eta_s)
         elif not self.quiet and (time.monotonic() - self._last >= self.every_s or st.paused
                                  or finished == st.units_total):
             self._last = time.monotonic()
@@ -278,11 +279,12 @@ class RunDisplay:
                      st.units_failed, _secs(st.elapsed_s), _secs(st.eta_s), info)
 
     def stage(self, name: str, eta_s: float | None) -> None:
-        """A stage starts: its name and a clock on the second line."""
+        """A stage starts: its name and a clock on the second line; the command's ETA when known."""
         if self._bar is not None:
-            self._bar.reset(self._stage, total=None, description=f"stage {name}", count="", info="", show_eta=False)
-            if eta_s is not None:
-                self._bar.update(self._units, eta_at=time.monotonic() + eta_s)
+            self._bar.reset(self._stage, total=None, description=f"stage {name}", count="", info="",
+                            show_eta=False)
+            if name != "units":
+                self._bar.update(self._cmd, eta_at=None if eta_s is None else time.monotonic() + eta_s)
         elif not self.quiet and name != "units":
             log.info("stage %s started", name)
 
