@@ -354,6 +354,7 @@ def describe_last(status: dict | None) -> list[str]:
     if s.get("command") != "ingest":
         return []
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s.get("updated_at", 0)))
-    return [f"last ingest: {s['state']} at {when}: {s['files_done']} of {s['files_total']} files"
+    state = "killed" if s["state"] == "running" else s["state"]     # it left no final word
+    return [f"last ingest: {state} at {when}: {s['files_done']} of {s['files_total']} files"
             f" ({s['files_failed']} failed), {_mb(s['bytes_done'])}, {s['rows_loaded']:,} rows loaded"
             f" in {_secs(s['elapsed_s'])}"]

@@ -189,7 +189,7 @@ def test_run_shows_every_stage_in_a_terminal_and_to_a_second_process(workspace):
     watcher.start()
     try:
         with terminal("run", "--workspace", str(workspace), "--memory-limit", "1GB", "--threads", "2",
-                      "--strategy", "by-unit", "--cool-every", "1", "--cool-seconds", "0.1") as term:
+                      "--strategy", "by-date", "--cool-every", "1", "--cool-seconds", "0.5") as term:
             outs = poll_status(workspace, term, STATUS_RUN,
                                lambda o: len({STATUS_RUN.search(x).group(2) for x in o}) >= 2)
             rc, screen = term.wait()
@@ -235,3 +235,22 @@ def test_status_names_a_holder_that_publishes_no_progress():
     left = {"command": "ingest", "pid": 1, "state": "finished", "updated_at": time.time()}
     assert describe(left, {"pid": 4242, "command": "report"}) == [
         "a report (pid 4242) holds the workspace; it publishes no progress"]
+
+
+def test_last_ingest_killed_mid_file_is_not_reported_running():
+    from duckpipe.live import describe_last
+    left = {"command": "ingest", "pid": 1, "state": "running", "updated_at": time.time(), "files_done": 2,
+            "files_total": 9, "files_failed": 0, "bytes_done": 5_000_000, "rows_loaded": 10, "elapsed_s": 3.0}
+    (line,) = describe_last(left)
+    assert line.startswith("last ingest: killed at ") and "2 of 9 files" in line, line
+    assert describe_last({"command": "run", "state": "finished"}) == []
+
+
+def test_the_broken_line_check_catches_a_log_line_glued_to_a_bar():
+    """The symptom of issue 13: a log record written into the live bar's line."""
+    glued = "\x1b[?25lfile 3/9 \x1b[38;5;197m━━━\x1b[0m 4.3% orders.csv\x1b[33m13:13:00 INFO     rows loaded\n"
+    with pytest.raises(AssertionError, match="glued"):
+        assert_no_broken_lines(glued)
+    clean = ("\r\x1b[2K\x1b[1A\x1b[2K\x1b[2;36m13:13:00\x1b[0m \x1b[34mINFO    \x1b[0m rows loaded\n"
+             "file 3/9 \x1b[38;5;197m━━━\x1b[0m 4.3% orders.csv")
+    assert assert_no_broken_lines(clean) == ["13:13:00 INFO     rows loaded"]
