@@ -202,9 +202,25 @@ def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, 
         execute(con, stmt, params, template=template)
 
 
+_TEMPLATE_OBSERVERS: list[Any] = []
+
+
+@contextlib.contextmanager
+def observe_templates(fn: Any) -> Iterator[None]:
+    """Call ``fn(template)`` before each statement :func:`execute` runs for a template, so that
+    progress can name the step of a long stage (the aggregation, the statistics)."""
+    _TEMPLATE_OBSERVERS.append(fn)
+    try:
+        yield
+    finally:
+        _TEMPLATE_OBSERVERS.remove(fn)
+
+
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
             *, template: str = "", where: str = "") -> duckdb.DuckDBPyConnection:
     """Execute with only the parameters the statement names; translate DuckDB errors."""
+    for observe in _TEMPLATE_OBSERVERS if template else ():
+        observe(template)
     bound = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
     try:
         return con.execute(sql, bound) if bound else con.execute(sql)

@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -130,7 +130,8 @@ class Engine:
             self.sampler.reset()
         self._show_stage(name)
         start = time.perf_counter()
-        yield timer
+        with db.observe_templates(self._show_step) if name != "units" else nullcontext():
+            yield timer
         if self.display is not None:
             self.display.stage_done(name, time.perf_counter() - start, timer.rows)
         peak = self.sampler.peak if self.sampler else own_tree_rss()
@@ -257,6 +258,15 @@ class Engine:
             if display is not self.display:
                 display.close()
         return rows
+
+    def _show_step(self, template: str) -> None:
+        """The template a stage after the units is running (status ``current``, display)."""
+        if self.status and self.status.current != template:
+            self.status.current = template
+            self.status.elapsed_s = time.perf_counter() - self._t_command
+            self.status_file.write(self.status)
+            if self.display is not None:
+                self.display.step(template)
 
     def _show_stage(self, name: str) -> None:
         """A stage starts: its name, and the time left of the whole command, in the status file

@@ -288,6 +288,13 @@ class RunDisplay:
         elif not self.quiet and name != "units":
             log.info("stage %s started", name)
 
+    def step(self, template: str) -> None:
+        """The SQL template a stage is running now (named beside the stage's clock)."""
+        if self._bar is not None:
+            self._bar.update(self._stage, info=template)
+        elif not self.quiet:
+            log.debug("step %s", template)
+
     def stage_done(self, name: str, seconds: float, rows: int) -> None:
         if not self.quiet:
             log.info("stage %s done in %.1fs (%s rows)", name, seconds, f"{rows:,}")

@@ -175,6 +175,7 @@ def test_ingest_progress_inside_one_large_file_from_a_second_process(tmp_path, r
 @pytest.mark.slow
 def test_run_shows_every_stage_in_a_terminal_and_to_a_second_process(workspace):
     stages: list[str] = []
+    steps: set[tuple[str, str]] = set()     # (stage, SQL template) seen in the status file
     stop = threading.Event()
 
     def watch_status_file():         # catches the short stages a CLI call may miss
@@ -183,6 +184,8 @@ def test_run_shows_every_stage_in_a_terminal_and_to_a_second_process(workspace):
                 s = json.loads((workspace / "status.json").read_text())
                 if s.get("command") == "run" and s.get("stage") and (not stages or stages[-1] != s["stage"]):
                     stages.append(s["stage"])
+                if s.get("stage") in ("aggregate", "stats") and s.get("current"):
+                    steps.add((s["stage"], s["current"]))
             time.sleep(0.01)
 
     watcher = threading.Thread(target=watch_status_file, daemon=True)
@@ -203,6 +206,8 @@ def test_run_shows_every_stage_in_a_terminal_and_to_a_second_process(workspace):
         assert STATUS_RUN.search(o).group(1) == str(term.pid)
         assert STAGE.search(o).group(1) == "units", o          # units are being computed
     assert stages == ["units", "aggregate", "stats"], stages
+    for name in ("aggregate", "stats"):     # each stage names the SQL step it is running
+        assert any(st == name and step.endswith(".sql") for st, step in steps), steps
 
     logs = assert_no_broken_lines(screen)
     for name in ("aggregate", "stats"):
