@@ -16,6 +16,7 @@ from .analysis import pipelines
 from .engine import session
 from .engine import units as unitsmod
 from .engine.executor import check_executor
+from .engine.live import IngestWatcher
 from .engine.planning import STRATEGIES, Plan
 from .engine.planning import plan as make_plan
 from .engine.progress import GuardConfig, StatusFile
@@ -37,8 +38,12 @@ def synth(out: Path, **kwargs: Any):
 
 
 def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
-           progress=None):
-    """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``."""
+           progress=None, quiet: bool = True):
+    """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``.
+
+    Without a ``progress`` callback, the ingest publishes its progress in ``status.json`` (for
+    ``duckpipe status``) and, on a terminal and unless ``quiet``, in a live display.
+    """
     from .ingest.load import ingest as _ingest
     if not sources and not table_globs:
         configured = settings.sources_cfg.get("paths") or []
@@ -48,7 +53,19 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
     if missing:       # before opening: a mistyped source must not leave an empty workspace behind
         raise UsageError(f"source folder {missing[0]} does not exist")
     with catalog.open_workspace(settings, "ingest") as con:
-        return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+        if progress is not None:
+            return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+        watch = IngestWatcher(settings.workspace, quiet=quiet)
+        state = "interrupted"
+        try:
+            summary = _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, watch)
+            state = "failed" if summary.failed else "finished"
+            return summary
+        except Exception:
+            state = "failed"
+            raise
+        finally:
+            watch.finish(state)
 
 
 # ------------------------------------------------------------------ units
@@ -169,15 +186,17 @@ class Status:
     status: dict[str, Any] | None = None
     last_run: dict[str, Any] | None = None
     unit_counts: dict[str, int] = field(default_factory=dict)
+    holder: dict[str, Any] | None = None   # pid and command of the writer holding the workspace
 
 
 def status(settings: Settings) -> Status:
-    """Live progress from the status file while a run holds the workspace, else from the database."""
+    """Live progress from the status file while a command holds the workspace, else from the database."""
     sf = StatusFile(settings.workspace)
+    holder = db.writer_info(settings.workspace)      # the first ingest holds it before the database exists
+    if holder is not None:
+        return Status(live=True, status=sf.read(), holder=holder)
     if not settings.db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {settings.workspace}: nothing has run yet")
-    if db.writer_active(settings.workspace):
-        return Status(live=True, status=sf.read())
     with catalog.open_read_only(settings) as con:
         last = con.execute("SELECT run_id, started_at, finished_at, status, strategy, units_selected, units_done,"
                            " units_failed, peak_rss_bytes FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()

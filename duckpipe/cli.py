@@ -17,7 +17,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import api
-from .engine.progress import FileProgress, GuardConfig
+from .engine.live import describe, describe_last, setup_logging
+from .engine.progress import GuardConfig
 from .engine.units import parse_selection
 from .errors import DuckpipeError, UsageError
 from .settings import Settings, resolve
@@ -41,9 +42,7 @@ PipelineOpt = Annotated[str, typer.Option("--pipeline", hidden=True, help="analy
 
 
 def _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet, sets=None) -> Settings:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr,
-                        force=True)
+    setup_logging(verbose, quiet)      # through the live display's Console on a terminal
     settings = resolve(workspace=workspace, config=config, memory_limit=memory_limit, threads=threads,
                        temp_dir=temp_dir, sets=sets)
     import os
@@ -113,11 +112,7 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     globs = {k: v for k, v in dict(orders=orders, trades=trades, nbbo=nbbo, session=session,
                                    reference=reference, participants=participants).items() if v}
-    bar = FileProgress(quiet=quiet)
-    try:
-        s = api.ingest(settings, list(sources or []), globs or None, progress=bar)
-    finally:
-        bar.close()
+    s = api.ingest(settings, list(sources or []), globs or None, quiet=quiet)
     for p in s.skipped_paths:
         out(f"skipped (not a table of the {settings.profile} profile): {p}")
     for f in s.files:
@@ -218,21 +213,15 @@ def _print_dry_run(d: api.DryRun) -> None:
 @handle_errors
 def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
                threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
-    """Progress of the current or last run (works while a run holds the database)."""
+    """Progress of the command holding the workspace (ingest or run), else the last outcome."""
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     st = api.status(settings)
-    s = st.status or {}
     if st.live:
-        eta = f"{s.get('eta_s'):,.0f}s" if s.get("eta_s") is not None else "?"
-        out(f"run {s.get('run_id', '?')} (pid {s.get('pid', '?')}) is {s.get('state', 'running')}:"
-            f" {s.get('units_done', 0)}/{s.get('units_total', '?')} units done, {s.get('units_failed', 0)} failed,"
-            f" batch {s.get('batches_done', 0)}/{s.get('batches_total', '?')}, {s.get('rows_per_s', 0):,.0f} input rows/s,"
-            f" eta {eta}, memory {s.get('rss_bytes', 0) / 2**20:,.0f} MB")
-        if s.get("current"):
-            out(f"  now: {s['current']}")
-        if s.get("paused"):
-            out(f"  PAUSED: {s['paused']}")
+        for line in describe(st.status, st.holder):
+            out(line)
         return
+    for line in describe_last(st.status):
+        out(line)
     if st.last_run:
         r = st.last_run
         finished = f", finished {r['finished_at']}" if r["finished_at"] else ""

@@ -207,9 +207,36 @@ def writer_active(workspace: Path) -> bool:
         return False
 
 
+def writer_info(workspace: Path) -> dict[str, Any] | None:
+    """The pid and command of the duckpipe command holding the workspace for writing, else None."""
+    if not writer_active(workspace):
+        return None
+    try:
+        info = json.loads((workspace / LOCK_NAME).read_text())
+        return info if isinstance(info, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+_TEMPLATE_OBSERVERS: list[Any] = []
+
+
+@contextlib.contextmanager
+def observe_templates(fn: Any) -> Iterator[None]:
+    """Call ``fn(template)`` before each statement :func:`execute` runs for a template, so that
+    progress can name the step of a long stage (the aggregation, the statistics)."""
+    _TEMPLATE_OBSERVERS.append(fn)
+    try:
+        yield
+    finally:
+        _TEMPLATE_OBSERVERS.remove(fn)
+
+
 def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None,
             *, template: str = "", where: str = "") -> duckdb.DuckDBPyConnection:
     """Execute with only the parameters the statement names; translate DuckDB errors."""
+    for observe in _TEMPLATE_OBSERVERS if template else ():
+        observe(template)
     named = set(_PARAM.findall(sql))
     bound = {k: v for k, v in (params or {}).items() if k in named}
     try:

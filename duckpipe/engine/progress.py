@@ -140,6 +140,10 @@ class RunStatus:
     paused: str = ""
     strategy: str = ""
     updated_at: float = field(default_factory=time.time)
+    command: str = "run"
+    stage: str = ""            # units, then each finalize stage (aggregate, stats)
+    stage_started_at: float = 0.0
+    elapsed_s: float = 0.0     # of the whole command; eta_s covers the whole command too
 
 
 class StatusFile:
@@ -273,27 +277,3 @@ class Display:
     def close(self) -> None:
         if self._progress is not None:
             self._progress.stop()
-
-
-class FileProgress:
-    """Ingest progress per file: a rich bar on a terminal, else nothing (ingest logs each file)."""
-
-    def __init__(self, quiet: bool = False):
-        self._bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self._bar = Progress(TextColumn("[bold]files"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[name]}"))
-            self._task = None
-
-    def __call__(self, path: str, done: int, total: int) -> None:
-        if self._bar is None:
-            return
-        if self._task is None:
-            self._bar.start()
-            self._task = self._bar.add_task("ingest", total=total, name="")
-        self._bar.update(self._task, completed=done, name=Path(path).name)
-
-    def close(self) -> None:
-        if self._bar is not None and self._task is not None:
-            self._bar.stop()

@@ -15,7 +15,7 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import duckdb
@@ -67,6 +67,10 @@ class Engine:
         self.failed: list[tuple[Unit, str]] = []
         self.done = 0
         self.step_seconds: dict[str, float] = defaultdict(float)
+        self.display = None                # live.RunDisplay covering every stage, else one for units
+        self.expected_s: dict[str, float] = {}   # seconds of the stages after units, from the last run
+        self._started_stages: set[str] = set()
+        self._t_command = time.perf_counter()
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)       # the first reading only starts the measurement
 
@@ -76,8 +80,12 @@ class Engine:
         timer = StageTimer(name)
         if self.sampler:
             self.sampler.reset()
+        self._show_stage(name)
         start = time.perf_counter()
-        yield timer
+        with db.observe_templates(self._show_step) if name != "units" else nullcontext():
+            yield timer
+        if self.display is not None:
+            self.display.stage_done(name, time.perf_counter() - start, timer.rows)
         peak = self.sampler.peak if self.sampler else own_tree_rss()
         spilled = self.sampler.peak_spill if self.sampler else 0
         runs.record_stage(self.con, self.run_id, name, started=timer.started,
@@ -157,8 +165,10 @@ class Engine:
     def run(self, plan_: Plan, signatures: dict) -> int:
         total_units = sum(len(b) for b in plan_.batches)
         st = self.status = RunStatus(self.run_id, os.getpid(), "running", time.time(), total_units,
-                                     batches_total=len(plan_.batches), strategy=plan_.strategy)
-        display = Display(total_units, quiet=self.quiet)
+                                     batches_total=len(plan_.batches), strategy=plan_.strategy,
+                                     stage="units", stage_started_at=time.time())
+        display = self.display or Display(total_units, quiet=self.quiet)
+        after_units = sum(v for k, v in self.expected_s.items() if k != "units")
         rows, input_rows, t0 = 0, 0, time.perf_counter()
         self.guards.on_pause = lambda reason: self._paused(reason, display)
         batches = plan_.batches
@@ -175,7 +185,8 @@ class Engine:
                 input_rows += sum(plan_.input_rows.get(u.key, 0) for u in batch)
                 st.rows_per_s = input_rows / elapsed if elapsed else 0.0
                 finished = st.units_done + st.units_failed
-                st.eta_s = elapsed / finished * (total_units - finished) if finished else None
+                st.eta_s = elapsed / finished * (total_units - finished) + after_units if finished else None
+                st.elapsed_s = time.perf_counter() - self._t_command
                 st.rss_bytes = self.sampler.overall if self.sampler else own_tree_rss()
                 st.cpu_percent = self._proc.cpu_percent(None)   # since the last batch
                 self.status_file.write(st, throttle=i < len(batches))
@@ -183,8 +194,34 @@ class Engine:
                 if i < len(plan_.batches):
                     self.guards.between_batches()
         finally:
-            display.close()
+            if display is not self.display:
+                display.close()
         return rows
+
+    def _show_step(self, template: str) -> None:
+        """The template a stage after the units is running (status ``current``, display)."""
+        if self.status and self.status.current != template:
+            self.status.current = template
+            self.status.elapsed_s = time.perf_counter() - self._t_command
+            self.status_file.write(self.status)
+            if self.display is not None:
+                self.display.step(template)
+
+    def _show_stage(self, name: str) -> None:
+        """A stage starts: its name, and the time left of the whole command, in the status file
+        and the display (the units stage refines its ETA after every batch)."""
+        left = sum(v for k, v in self.expected_s.items() if k not in self._started_stages)
+        self._started_stages.add(name)
+        eta = left if self.expected_s and name != "units" else None
+        if self.status:
+            st = self.status
+            st.stage, st.stage_started_at, st.current = name, time.time(), ""
+            st.elapsed_s = time.perf_counter() - self._t_command
+            if name != "units":
+                st.eta_s = eta             # None: no earlier run timed this stage
+            self.status_file.write(st)
+        if self.display is not None:
+            self.display.stage(name, eta)
 
     def record_steps(self) -> None:
         """One run_stages row per analysis step: its time summed over all batches of the run."""

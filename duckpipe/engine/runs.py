@@ -57,3 +57,15 @@ def replace_stage(con: duckdb.DuckDBPyConnection, run_id: str, stage: str, *, st
     con.execute("DELETE FROM run_stages WHERE run_id = $r AND stage = $s", {"r": run_id, "s": stage})
     record_stage(con, run_id, stage, started=started, duration_s=duration_s, peak_rss_bytes=peak_rss_bytes,
                  spilled_bytes=0)
+
+
+def expected_stage_seconds(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Seconds of each stage after ``units`` (aggregate, stats) in the last run that had them:
+    the ETA of a run covers the aggregation too (it rebuilds from all done units, so the last
+    run's time is the best guess)."""
+    rows = con.execute(
+        "SELECT stage, duration_s FROM run_stages WHERE run_id = (SELECT run_id FROM run_stages"
+        " WHERE stage <> 'units' AND stage NOT LIKE 'step %' AND finished_at IS NOT NULL"
+        " ORDER BY finished_at DESC LIMIT 1) AND stage <> 'units' AND stage NOT LIKE 'step %'"
+        " ORDER BY started_at").fetchall()
+    return {name: float(secs or 0.0) for name, secs in rows}

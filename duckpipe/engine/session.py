@@ -30,6 +30,7 @@ from ..settings import Settings
 from ..sqlrender import templates_digest
 from . import runs
 from .executor import make_executor
+from .live import RunDisplay
 from .planning import Plan
 from .progress import GuardConfig, Guards, PeakSampler, StatusFile
 from .runner import Engine, RunResult
@@ -117,6 +118,8 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                    units_selected=n_selected, executor={"executor": options.executor,
                                                        "scheduler": options.scheduler})
     eng = Engine(con, settings, pipe, ex, run_id, Guards(options.guards), status_file, quiet=options.quiet)
+    eng.display = RunDisplay(quiet=options.quiet or not plan.batches)     # nothing to do: no bars
+    eng.expected_s = runs.expected_stage_seconds(con) if pipe.finalize else {}
     t0 = time.perf_counter()
     interrupted, finalize_rows = False, {}
     with PeakSampler(spill_dir=settings.temp_dir) as sampler, ctrl_c(eng.guards.stop, [ex, con]):
@@ -138,6 +141,7 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
             interrupted = True
         finally:
             ex.close()
+            eng.display.close()
         if interrupted:
             eng.reset_running()
         peak = sampler.overall
@@ -148,7 +152,8 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                     peak_rss_bytes=peak)
     if eng.status:
         eng.status.state = state
-        eng.status.current = ""
+        eng.status.current = eng.status.stage = ""
+        eng.status.elapsed_s, eng.status.eta_s = time.perf_counter() - t0, 0.0
         status_file.write(eng.status)
     if interrupted:
         raise Interrupted(f"interrupted: {eng.done} units done in run {run_id}; the batch in flight was rolled back."

@@ -525,7 +525,12 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
            table_globs: dict[str, str] | None = None,
            progress: Callable[[str, int, int], None] | None = None,
            profile: Profile | None = None) -> IngestSummary:
-    """Load every new or changed file of ``sources`` / ``table_globs`` into the store."""
+    """Load every new or changed file of ``sources`` / ``table_globs`` into the store.
+
+    ``progress`` is a callback ``(path, i, n)`` after each file, or a watcher with ``begin``,
+    ``file_started`` and ``file_done`` (:class:`duckpipe.live.IngestWatcher`) that follows the
+    progress inside each file.
+    """
     from concurrent.futures import ThreadPoolExecutor
     t0 = time.monotonic()
     profile = profile or settings.profile_def
@@ -538,13 +543,20 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     clean_orphans(con, settings.store_dir)
     store.refresh_catalog_views(con, profile)
     summary = IngestSummary(skipped_paths=skipped)
+    watch = progress if progress is not None and hasattr(progress, "file_started") else None
+    if watch:
+        watch.begin(con, [f.path for f in files])
     with ThreadPoolExecutor(max_workers=1) as pool:
         for i, f in enumerate(files, 1):
+            if watch:
+                watch.file_started(i, f.path)
             r = _ingest_one(con, f, settings, profile, pool)
             summary.files.append(r)
             if r.status == "loaded":
                 summary.bytes_read += f.path.stat().st_size
-            if progress:
+            if watch:
+                watch.file_done(i, f.path, r.status, r.rows_loaded if r.status == "loaded" else 0)
+            elif progress:
                 progress(r.path, i, len(files))
     _drop_rejects(con)
     store.refresh_catalog_views(con, profile)
