@@ -18,7 +18,7 @@ import typer
 from . import api
 from .errors import DuckpipeError, UsageError
 from .progress import FileProgress, GuardConfig
-from .settings import Settings, resolve
+from .settings import Settings, check_guards, resolve
 from .units import parse_selection
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -180,6 +180,7 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         if not sys.stdin.isatty() or not typer.confirm("--fresh drops all checkpoints and results. Continue?"):
             raise UsageError("--fresh needs confirmation: answer yes at the prompt or pass --yes")
         yes = True
+    check_guards(max_cpu, cool_every, cool_seconds)
     guards = GuardConfig(max_cpu=max_cpu, cool_every=cool_every, cool_seconds=cool_seconds)
     result = api.run(settings, selection, strategy=strategy, rerun=rerun, fresh=fresh, yes=yes, dry_run=dry_run,
                      executor=executor, scheduler=scheduler, guards=guards, pipeline=pipeline,
