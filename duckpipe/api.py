@@ -290,9 +290,11 @@ class Doctor:
     versions: dict[str, str]
     database: dict[str, Any]
     warnings: list[str]
+    store: Any = None                # store_check.StoreReport; None without a catalog
+    repair: Any = None               # store_check.RepairResult after --repair
 
 
-def doctor(settings: Settings) -> Doctor:
+def doctor(settings: Settings, *, full: bool | None = None, repair: bool = False) -> Doctor:
     """Machine facts, effective settings with sources, versions and workspace health."""
     import platform
 
@@ -309,7 +311,14 @@ def doctor(settings: Settings) -> Doctor:
            "temp_dir": f"{settings.workspace / 'tmp'} (on a disk with free space >= 2x the largest input)"}
     versions = {"duckpipe": __version__, "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
                 "python": platform.python_version()}
-    return Doctor(facts, settings.effective(), rec, versions, _db_health(settings), warnings)
+    from . import store_check
+    health = _db_health(settings)
+    fixed = None
+    if repair:
+        checked, fixed = store_check.repair_workspace(settings, full)
+    else:
+        checked = store_check.check_workspace(settings, full) if health.get("opens") else None
+    return Doctor(facts, settings.effective(), rec, versions, health, warnings, checked, fixed)
 
 
 def _db_health(settings: Settings) -> dict[str, Any]:

@@ -260,11 +260,13 @@ def report(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output
 
 @app.command()
 @handle_errors
-def doctor(workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
+def doctor(full: Annotated[Optional[bool], typer.Option("--full/--quick", help="Read every store row and compare checksums (default: only when the store is under 1 GiB).")] = None,
+           repair: Annotated[bool, typer.Option("--repair", help="Forget the input files of damaged store files, so that the next ingest re-reads them.")] = False,
+           workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
            threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
-    """Machine facts, recommended settings, versions and workspace health."""
+    """Machine facts, recommended settings, versions and workspace health (exit 1 if the store is damaged)."""
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
-    d = api.doctor(settings)
+    d = api.doctor(settings, full=full, repair=repair)
     m = d.machine
     out("machine:")
     out(f"  cores: {m['physical_cores']} physical, {m['logical_cores']} logical; RAM {m['total_memory_bytes'] / 2**30:.1f} GiB"
@@ -284,6 +286,9 @@ def doctor(workspace: Workspace = None, config: Config = None, memory_limit: Mem
         out(f"database: {db_['path']} does not open: {db_['error']}")
     for w in d.warnings:
         out(f"warning: {w}")
+    from .store_check import print_store_health
+    if not print_store_health(d.store, d.repair, settings, out):
+        raise typer.Exit(1)
 
 
 def main() -> None:

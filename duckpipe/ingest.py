@@ -538,6 +538,8 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
         log.info("skipped (not a table file): %s", s)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     clean_orphans(con, settings.store_dir)
+    from .store_check import forget_damaged
+    forget_damaged(con, settings.workspace, [str(f.path) for f in files])   # re-read, not skip
     store.refresh_catalog_views(con, profile)
     summary = IngestSummary(skipped_paths=skipped)
     sleep = float(os.environ.get(TEST_SLEEP_ENV, "0") or 0)

@@ -21,7 +21,7 @@ from typing import Iterable
 
 import duckdb
 
-from .db import run_script
+from .db import QueryError, run_script
 from .profiles import Profile, get_profile
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,12 @@ def create_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
 def refresh_catalog_views(con: duckdb.DuckDBPyConnection, profile: Profile | None = None) -> None:
     """Point the catalog's views at the files the manifest lists now, at the workspace's place."""
     root = workspace_root(con)
-    create_views(con, store_files(con, root=root), profile)
+    files = store_files(con, root=root)
+    try:
+        create_views(con, files, profile)
+    except QueryError:                      # a damaged store file: leave it out, doctor repairs it
+        from .store_check import without_damaged
+        create_views(con, without_damaged(files), profile)
     con.execute("DELETE FROM ingest_views_root")
     con.execute("INSERT INTO ingest_views_root VALUES ($r)", {"r": str(root)})
 

@@ -1,0 +1,121 @@
+"""Environment faults (issue 12 items 6-8): one clear line and the exit code of SPEC §1, never
+"Unexpected error ... This is a bug"; a damaged store is found by doctor and repaired."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import duckpipe_cli
+from test_resilience import _same, _snapshot
+
+COMMON = ("--memory-limit", "1GB", "--threads", "2")
+RESULTS = ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps", "agg_global", "stats_tests"]
+
+
+def _cli(ws: Path, *args: str):
+    return duckpipe_cli(*args, "--workspace", str(ws), *COMMON)
+
+
+def _one_clear_line(res, code: int, *needles: str) -> str:
+    """The command exited ``code`` with one 'Error: ...' line naming each needle, no bug report."""
+    assert res.returncode == code, (res.returncode, res.stdout, res.stderr)
+    text = res.stdout + res.stderr
+    assert "This is a bug" not in text and "Traceback" not in text, text
+    errors = [line for line in res.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, res.stderr
+    for n in needles:
+        assert n in errors[0], errors[0]
+    return errors[0]
+
+
+def _store_files(ws: Path) -> list[tuple[str, str, str]]:
+    """(table, store path relative to the workspace, date) of every file the catalog lists."""
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        return [(t, p, str(d)) for t, p, d in con.execute(
+            "SELECT table_name, path, date FROM ingest_files ORDER BY path").fetchall()]
+    finally:
+        con.close()
+
+
+def _overwrite_middle(path: Path, n: int = 4096) -> None:
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(size // 3)
+        fh.write(b"\xa5" * min(n, size // 3))
+
+
+# ---------------------------------------------------------------- item 8: a damaged store
+
+def test_doctor_finds_damaged_store_files_repair_and_ingest_restore_them(workspace, tmp_path, raw_small):
+    clean = tmp_path / "clean"
+    shutil.copytree(workspace, clean)
+    assert _cli(clean, "run", "-q").returncode == 0
+    files = _store_files(workspace)
+    trades = [(p, d) for t, p, d in files if t == "trades"]
+    nbbo = [(p, d) for t, p, d in files if t == "nbbo"]
+    (truncated, d1), (deleted, d2) = trades[2], trades[5]
+    rotten, d3 = next((p, d) for p, d in nbbo if d not in (d1, d2))
+    with open(workspace / truncated, "r+b") as fh:
+        fh.truncate((workspace / truncated).stat().st_size // 2)
+    (workspace / deleted).unlink()
+
+    # run: the units of those dates fail naming the damaged file and doctor; the others complete
+    res = _cli(workspace, "run")
+    assert res.returncode == 1, res.stderr
+    failed = [line for line in res.stdout.splitlines() if line.strip().startswith("failed ")]
+    assert failed and all("store file store/trades/" in f and "duckpipe doctor" in f for f in failed), res.stdout
+    assert any(truncated in f for f in failed) and any(deleted in f for f in failed)
+    assert "don't know what type" not in res.stdout + res.stderr and "This is a bug" not in res.stderr
+
+    # bit rot inside a data page of a file whose units are already done: only the checksums see it
+    _overwrite_middle(workspace / rotten)
+    quick = _cli(workspace, "doctor", "--quick")
+    assert quick.returncode == 1 and truncated in quick.stdout and deleted in quick.stdout
+    doc = _cli(workspace, "doctor")                       # small store: full check by default
+    assert doc.returncode == 1, doc.stdout + doc.stderr
+    lines = {p: next((ln for ln in doc.stdout.splitlines() if p in ln), "") for p in (truncated, deleted, rotten)}
+    assert "unreadable as Parquet" in lines[truncated]
+    assert "missing" in lines[deleted]
+    assert "content differs" in lines[rotten] or "unreadable as Parquet" in lines[rotten]   # bytes decide which
+    assert rotten not in quick.stdout                     # the footer and row counts still match
+    assert "3 of" in doc.stdout and "doctor --repair" in doc.stdout
+
+    rep = _cli(workspace, "doctor", "--repair")
+    assert rep.returncode == 0, rep.stdout + rep.stderr
+    assert "forgot 3 input file(s)" in rep.stdout and f"now run: duckpipe ingest {raw_small}" in rep.stdout
+
+    ing = _cli(workspace, "ingest", str(raw_small))
+    assert ing.returncode == 0, ing.stderr
+    assert sum(line.startswith("loaded ") for line in ing.stdout.splitlines()) == 3, ing.stdout
+    assert _cli(workspace, "doctor").returncode == 0
+    run = _cli(workspace, "run")
+    assert run.returncode == 0, run.stdout + run.stderr
+    got, want = _snapshot(workspace, RESULTS), _snapshot(clean, RESULTS)
+    assert got.keys() == want.keys() and all(_same(got[t], want[t]) for t in want)
+
+
+def test_ingest_rereads_an_unchanged_input_whose_store_file_is_missing_or_unreadable(workspace, raw_small):
+    files = _store_files(workspace)
+    gone = next(p for t, p, _ in files if t == "orders")
+    cut = next(p for t, p, _ in files if t == "nbbo")
+    before = {t: n for t, n in duckdb.connect(str(workspace / "duckpipe.duckdb"), read_only=True).execute(
+        "SELECT table_name, sum(rows) FROM ingest_files GROUP BY ALL").fetchall()}
+    (workspace / gone).unlink()
+    with open(workspace / cut, "r+b") as fh:
+        fh.truncate(100)
+    res = _cli(workspace, "ingest", str(raw_small))
+    assert res.returncode == 0, res.stderr
+    assert sum(line.startswith("loaded ") for line in res.stdout.splitlines()) == 2, res.stdout
+    con = duckdb.connect(str(workspace / "duckpipe.duckdb"), read_only=True)
+    try:
+        after = dict(con.execute("SELECT table_name, sum(rows) FROM ingest_files GROUP BY ALL").fetchall())
+        assert after == before
+        assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == before["orders"]
+    finally:
+        con.close()
+    assert _cli(workspace, "doctor").returncode == 0
