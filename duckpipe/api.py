@@ -8,6 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -46,8 +47,16 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
             or [settings.workspace / "data" / "raw"]
-    with db.open_workspace(settings, "ingest") as con:
-        return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
+    stop = threading.Event()                 # first Ctrl-C: roll back the file in flight, stop (exit 3)
+    with db.open_workspace(settings, "ingest") as con, _ctrl_c(stop, [con]):
+        try:
+            return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress,
+                           stop=stop)
+        except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, DuckpipeError) or not (stop.is_set() or isinstance(exc, KeyboardInterrupt)):
+                raise
+            raise Interrupted("interrupted: the files committed so far stay; run the same command again"
+                              " to resume") from None
 
 
 # ------------------------------------------------------------------ units
@@ -305,6 +314,9 @@ def doctor(settings: Settings, *, full: bool | None = None, repair: bool = False
     cores = facts["physical_cores"] or facts["logical_cores"] or 1
     if settings.threads > (facts["logical_cores"] or cores):
         warnings.append(f"threads {settings.threads} is above the {facts['logical_cores']} logical cores")
+    if settings.workspace.is_dir() and not os.access(settings.workspace, os.W_OK):
+        warnings.append(f"workspace {settings.workspace} is not writable: ingest, units, run and report need a"
+                        " writable copy")
     if settings.memory_limit_bytes > facts["total_memory_bytes"] * 0.8:
         warnings.append("memory limit is above 80% of RAM: the machine may swap")
     rec = {"threads": str(cores), "memory_limit": machine.default_memory_limit(),

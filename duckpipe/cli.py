@@ -16,7 +16,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from . import api
-from .errors import DuckpipeError, UsageError
+from .errors import DuckpipeError, EnvironmentFault, UsageError
 from .progress import FileProgress, GuardConfig
 from .settings import Settings, check_guards, resolve
 from .units import parse_selection
@@ -62,7 +62,7 @@ def handle_errors(fn: Callable) -> Callable:
             typer.echo(f"Error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
+            typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
             raise typer.Exit(3) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -286,13 +286,19 @@ def doctor(full: Annotated[Optional[bool], typer.Option("--full/--quick", help="
         out(f"database: {db_['path']} does not open: {db_['error']}")
     for w in d.warnings:
         out(f"warning: {w}")
+    if db_.get("exists") and not db_.get("opens"):
+        raise EnvironmentFault(db_["error"])
     from .store_check import print_store_health
     if not print_store_health(d.store, d.repair, settings, out):
         raise typer.Exit(1)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:          # Ctrl-C while parsing options, before a command's own handling
+        typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

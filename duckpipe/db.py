@@ -20,6 +20,7 @@ from typing import Any, Iterator
 import duckdb
 import psutil
 
+from .envcheck import check_catalog_file, check_temp_dir, not_writable, open_failure
 from .errors import DuckpipeError, EmptyWorkspace, WorkspaceLocked
 from .settings import Settings
 from .sqlrender import quote_literal, render, split_statements
@@ -31,7 +32,7 @@ LOCK_NAME = "duckpipe.lock"
 def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
               temp_dir: Path | str) -> None:
     """Apply the settings every heavy connection needs (DuckDB cannot bind SET values)."""
-    Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    check_temp_dir(temp_dir)
     con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = {quote_literal(str(temp_dir))}")
@@ -57,8 +58,11 @@ class WorkspaceLock:
 
     def acquire(self, reader_wait_s: float = 10.0) -> "WorkspaceLock":
         """Take the lock; wait for short-lived readers (status, dry run), fail at once for a writer."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except OSError as exc:
+            raise not_writable(self.path.parent, self.command, exc) from None
         deadline = time.monotonic() + reader_wait_s
         while True:
             try:
@@ -125,13 +129,17 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
     ws = settings.workspace
     if not create and not settings.db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {ws}: run 'duckpipe ingest' first")
-    ws.mkdir(parents=True, exist_ok=True)
+    try:
+        ws.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise not_writable(ws, command, exc) from None
     with WorkspaceLock(ws, command):
         try:
             con = duckdb.connect(str(settings.db_path))
         except duckdb.Error as exc:
-            raise DuckpipeError(f"cannot open {settings.db_path}: {exc}") from None
+            raise open_failure(settings.db_path, exc) from None
         try:
+            check_catalog_file(con, settings.db_path)
             configure(con, memory_limit=settings.memory_limit, threads=settings.threads,
                       temp_dir=settings.temp_dir)
             ensure_catalog(con)
@@ -150,18 +158,42 @@ def open_read_only(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """
     if not settings.db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {settings.workspace}: run 'duckpipe ingest' first")
-    with open(settings.workspace / LOCK_NAME, "a+") as fh:
+    with _open_lock_file(settings.workspace) as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            if fh is not None:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             raise WorkspaceLocked(f"{_parse_holder(fh.read())} is using this workspace"
                                   f" ({settings.workspace})") from None
-        con = duckdb.connect(str(settings.db_path), read_only=True)
         try:
+            con = duckdb.connect(str(settings.db_path), read_only=True)
+        except duckdb.Error as exc:
+            raise open_failure(settings.db_path, exc) from None
+        try:
+            check_catalog_file(con, settings.db_path)
             yield con
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def _open_lock_file(workspace: Path) -> Iterator[Any]:
+    """The lock file for a shared lock; read-only when the workspace cannot be written (no
+    writer can work there either), None when it cannot be created there at all."""
+    path = workspace / LOCK_NAME
+    try:
+        fh = open(path, "a+")
+    except OSError:
+        try:
+            fh = open(path, "r")
+        except OSError:
+            fh = None
+    try:
+        yield fh
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 def writer_active(workspace: Path) -> bool:
@@ -169,7 +201,9 @@ def writer_active(workspace: Path) -> bool:
     path = workspace / LOCK_NAME
     if not path.exists():
         return False
-    with open(path, "a+") as fh:
+    with _open_lock_file(workspace) as fh:
+        if fh is None:
+            return False
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

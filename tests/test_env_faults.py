@@ -119,3 +119,124 @@ def test_ingest_rereads_an_unchanged_input_whose_store_file_is_missing_or_unread
     finally:
         con.close()
     assert _cli(workspace, "doctor").returncode == 0
+
+
+# ---------------------------------------------------------------- item 6: environment faults
+
+def _mount_read_only(src: Path, dst: Path) -> bool:
+    """A read-only bind mount of ``src`` at ``dst`` (root runs the tests, and chmod does not stop
+    root's writes: only a read-only mount makes the kernel refuse them). False where not allowed."""
+    import subprocess
+    dst.mkdir()
+    ok = subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True).returncode == 0
+    if ok and subprocess.run(["mount", "-o", "remount,bind,ro", str(dst)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(dst)], capture_output=True)
+        ok = False
+    return ok
+
+
+def test_read_only_workspace_every_command_one_line_or_read_only_service(workspace, tmp_path, raw_small):
+    ro = tmp_path / "ro"
+    if not _mount_read_only(workspace, ro):
+        pytest.skip("this machine does not allow a read-only bind mount (needs root and mount rights);"
+                    " test_workspace_that_cannot_be_written_is_one_line covers the same translation")
+    import subprocess
+    try:
+        with pytest.raises(OSError):
+            (ro / "probe").write_text("x")               # the kernel refuses writes, even root's
+        for cmd in (("ingest", str(raw_small)), ("units",), ("run",), ("report",), ("doctor", "--repair")):
+            _one_clear_line(_cli(ro, *cmd), 2, f"workspace {ro} is not writable", "Read-only file system")
+        # reading commands serve a read-only workspace (an archived study on a read-only share)
+        st = _cli(ro, "status")
+        assert st.returncode == 0 and "This is a bug" not in st.stderr, st.stderr
+        doc = _cli(ro, "doctor")
+        assert doc.returncode == 0, doc.stdout + doc.stderr
+        assert f"warning: workspace {ro} is not writable" in doc.stdout and "all match the catalog" in doc.stdout
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)
+
+
+def test_workspace_that_cannot_be_written_is_one_line(tmp_path, raw_small):
+    """Without mount rights: a workspace path under a regular file, which no user can create."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    ws = blocker / "ws"
+    _one_clear_line(_cli(ws, "ingest", str(raw_small)), 2, f"workspace {ws} is not a folder", "Not a directory")
+    for cmd in ("units", "run", "status", "report"):
+        _one_clear_line(_cli(ws, cmd), 2, "no workspace database")
+
+
+@pytest.mark.parametrize("kind", ["file", "under-a-file", "missing-parent"])
+def test_bad_temp_dir_is_one_line_for_every_command(workspace, tmp_path, raw_small, kind):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    temp, needle = {"file": (afile, "is a file, not a folder"),
+                    "under-a-file": (afile / "sub", f"its parent folder {afile} does not exist (it is a file)"),
+                    "missing-parent": (tmp_path / "nope" / "deeper" / "tmp", "parent folder")}[kind]
+    for cmd in (("ingest", str(raw_small)), ("units",), ("run",), ("report",)):
+        _one_clear_line(_cli(workspace, *cmd, "--temp-dir", str(temp)), 2, f"temp directory {temp}", needle,
+                        "--temp-dir")
+    assert not (tmp_path / "nope").exists()            # no stray folders from a typo
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.004, 0.6, 0.999])
+def test_truncated_catalog_is_one_line_naming_it_and_the_way_back(workspace, raw_small, fraction):
+    db = workspace / "duckpipe.duckdb"
+    os.truncate(db, int(db.stat().st_size * fraction))
+    for cmd in (("ingest", str(raw_small)), ("units",), ("run",), ("status",), ("report",), ("doctor",)):
+        res = _cli(workspace, *cmd)
+        _one_clear_line(res, 2, f"the workspace database {db} is damaged", "restore it from a backup",
+                        "run 'duckpipe ingest'")
+        assert "skipped_unchanged" not in res.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_ingest_exits_3_cleanly_and_resumes(tmp_path):
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+    from duckpipe.synth import synth
+    raw = tmp_path / "raw"
+    synth(raw, securities=3, days=3, orders_per_unit=3000, seed=5)   # files big enough to stop mid-query
+    clean = tmp_path / "clean"
+    assert _cli(clean, "ingest", str(raw), "-q").returncode == 0
+    rng = random.Random(12)
+    codes = []
+    for attempt in range(5):
+        ws = tmp_path / f"ws{attempt}"
+        proc = subprocess.Popen([sys.executable, "-m", "duckpipe", "ingest", str(raw), "--workspace", str(ws),
+                                 *COMMON, "-q"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None:     # until the ingest holds the workspace
+            try:
+                if f'"pid": {proc.pid}' in (ws / "duckpipe.lock").read_text():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 2.5))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        codes.append(proc.returncode)
+        assert proc.returncode in (0, 3), err
+        assert "This is a bug" not in err and "Traceback" not in err and "Query interrupted" not in err, err
+        if proc.returncode == 3:
+            assert "Error: interrupted" in err and "Run the same command again to resume" in err
+        again = _cli(ws, "ingest", str(raw), "-q")
+        assert again.returncode == 0, again.stderr
+        assert _cli(ws, "doctor", "--full", "-q").returncode == 0
+        q = "SELECT replace(path, $r, ''), rows FROM ingest_files ORDER BY 1"
+        assert _catalog(ws, q, str(ws)) == _catalog(clean, q, str(clean))
+    assert 3 in codes
+
+
+def _catalog(ws: Path, sql: str, root: str):
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        return [(p.split("/")[1], n) for p, n in con.execute(sql, {"r": root}).fetchall()]
+    finally:
+        con.close()
