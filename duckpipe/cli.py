@@ -66,6 +66,12 @@ def handle_errors(fn: Callable) -> Callable:
             raise typer.Exit(3) from None
         except (typer.Exit, typer.Abort):
             raise
+        except OSError as exc:     # the machine in the way (disk full, permissions): not a bug
+            if kwargs.get("verbose"):
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            raise typer.Exit(2) from None
         except Exception as exc:   # noqa: BLE001 - a bug: one line, traceback only with -v
             if kwargs.get("verbose"):
                 raise

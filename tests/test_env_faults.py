@@ -240,3 +240,34 @@ def _catalog(ws: Path, sql: str, root: str):
         return [(p.split("/")[1], n) for p, n in con.execute(sql, {"r": root}).fetchall()]
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------- item 7 on the command line
+
+@pytest.mark.parametrize("args,needles", [
+    (("run", "--memory-limit", "0MB"), ("memory limit (command line)", "below the minimum of 64MB")),
+    (("ingest", "--memory-limit", "1B"), ("memory limit (command line)", "below the minimum of 64MB")),
+    (("run", "--threads", "0"), ("threads (command line)", "1 or more")),
+    (("run", "--max-cpu", "0"), ("--max-cpu 0.0", "(0, 100]")),
+    (("run", "--max-cpu", "150"), ("--max-cpu 150.0", "(0, 100]")),
+    (("run", "--cool-seconds", "-1"), ("--cool-seconds -1.0", ">= 0")),
+    (("run", "--cool-every", "-2"), ("--cool-every -2",)),
+    (("run", "--cool-every", "2"), ("--cool-every 2: needs --cool-seconds above 0",)),
+])
+def test_out_of_range_options_are_one_line_exit_2(workspace, args, needles):
+    res = duckpipe_cli(*args, "--workspace", str(workspace), "-q")
+    _one_clear_line(res, 2, *needles)
+
+
+@pytest.mark.parametrize("toml,needles", [
+    ('[settings]\nmemroy_limit = "1GB"\n', ("unknown key 'memroy_limit' in [settings]", "valid keys: memory_limit")),
+    ("[bogus]\n", ("unknown section [bogus]", "valid sections")),
+    ('[[scenarios]]\nname = "a"\ndarkshare = 1\n', ("unknown key(s) darkshare", "valid keys: name, dark_share")),
+    ('[[scenarios]]\nname = "a"\ndark_share = [1]\n', ("dark_share must be a number between 0 and 1",)),
+    ("parameters = 5\n", ("parameters must be a table",)),
+    ('[[scenarios]]\nname = "a"\ndark_share = 1\nrest = "impact"\nimpact_bps = nan\n', ("impact_bps must be a finite number",)),
+])
+def test_bad_config_is_one_line_exit_2_for_every_command(workspace, toml, needles):
+    (workspace / "duckpipe.toml").write_text(toml)
+    for cmd in ("run", "status", "doctor"):
+        _one_clear_line(duckpipe_cli(cmd, "--workspace", str(workspace), "-q"), 2, "duckpipe.toml", *needles)
