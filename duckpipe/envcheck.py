@@ -57,23 +57,26 @@ def check_temp_dir(temp_dir: Path | str) -> Path:
 
 
 def check_catalog_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Refuse a truncated ``duckpipe.duckdb``: shorter than the blocks its own header counts.
+    """Refuse a truncated ``duckpipe.duckdb``: shorter than the blocks in use its header counts.
 
     Such a file opens, and may even answer a few queries from its first blocks, before reads
     fail (or, worse, return nothing): ingest would then skip every input as unchanged.
+    Only *used* blocks count: free blocks may lie past the end of a healthy file (DuckDB
+    truncates the file at a checkpoint but keeps counting them), so a cut that removes only
+    free blocks goes unnoticed, and harmlessly so.
     """
     try:
-        row = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()"
+        row = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()"
                           " WHERE database_name = current_database()").fetchall()
     except duckdb.Error as exc:
         raise damaged_catalog(path, str(exc).splitlines()[0]) from None
     if not row:
         return
-    block_size, total_blocks = (int(v or 0) for v in row[0])
-    need = DUCKDB_HEADER_BYTES + block_size * total_blocks if total_blocks else 0
+    block_size, used_blocks = (int(v or 0) for v in row[0])
+    need = DUCKDB_HEADER_BYTES + block_size * used_blocks if used_blocks else 0
     size = path.stat().st_size
     if size < need:
-        raise damaged_catalog(path, f"truncated: {size:,} bytes, its header counts {need:,}")
+        raise damaged_catalog(path, f"truncated: {size:,} bytes, its blocks in use need {need:,}")
 
 
 def open_failure(path: Path, exc: duckdb.Error) -> EnvironmentFault:
