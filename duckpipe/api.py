@@ -5,6 +5,8 @@ Functions return dataclasses and never print. Errors are :mod:`duckpipe.errors` 
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from .engine.planning import plan as make_plan
 from .engine.progress import GuardConfig, StatusFile
 from .engine.runner import RunResult
 from .engine.units import Selection, UnitRow
-from .errors import DuckpipeError, EmptyWorkspace, UsageError
+from .errors import DuckpipeError, EmptyWorkspace, Interrupted, UsageError
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,20 +54,24 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
     missing = [s for s in sources or [] if not Path(s).is_dir()]
     if missing:       # before opening: a mistyped source must not leave an empty workspace behind
         raise UsageError(f"source folder {missing[0]} does not exist")
-    with catalog.open_workspace(settings, "ingest") as con:
-        if progress is not None:
-            return _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, progress)
-        watch = IngestWatcher(settings.workspace, quiet=quiet)
+    stop = threading.Event()                 # first Ctrl-C: roll back the file in flight, stop (exit 3)
+    with catalog.open_workspace(settings, "ingest") as con, session.ctrl_c(stop, [con]):
+        watch = progress if progress is not None else IngestWatcher(settings.workspace, quiet=quiet)
         state = "interrupted"
         try:
-            summary = _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, watch)
+            summary = _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, watch,
+                              stop=stop)
             state = "failed" if summary.failed else "finished"
             return summary
-        except Exception:
-            state = "failed"
-            raise
+        except (Exception, KeyboardInterrupt) as exc:
+            if isinstance(exc, DuckpipeError) or not (stop.is_set() or isinstance(exc, KeyboardInterrupt)):
+                state = "failed"
+                raise
+            raise Interrupted("interrupted: the files committed so far stay; run the same command again"
+                              " to resume") from None
         finally:
-            watch.finish(state)
+            if progress is None:
+                watch.finish(state)
 
 
 # ------------------------------------------------------------------ units
@@ -235,9 +241,11 @@ class Doctor:
     versions: dict[str, str]
     database: dict[str, Any]
     warnings: list[str]
+    store: Any = None                # store_check.StoreReport; None without a catalog
+    repair: Any = None               # store_check.RepairResult after --repair
 
 
-def doctor(settings: Settings) -> Doctor:
+def doctor(settings: Settings, *, full: bool | None = None, repair: bool = False) -> Doctor:
     """Machine facts, effective settings with sources, versions and workspace health."""
     import platform
 
@@ -249,13 +257,23 @@ def doctor(settings: Settings) -> Doctor:
     cores = facts["physical_cores"] or facts["logical_cores"] or 1
     if settings.threads > (facts["logical_cores"] or cores):
         warnings.append(f"threads {settings.threads} is above the {facts['logical_cores']} logical cores")
+    if settings.workspace.is_dir() and not os.access(settings.workspace, os.W_OK):
+        warnings.append(f"workspace {settings.workspace} is not writable: ingest, units, run and report need a"
+                        " writable copy")
     if settings.memory_limit_bytes > facts["total_memory_bytes"] * 0.8:
         warnings.append("memory limit is above 80% of RAM: the machine may swap")
     rec = {"threads": str(cores), "memory_limit": machine.default_memory_limit(),
            "temp_dir": f"{settings.workspace / 'tmp'} (on a disk with free space >= 2x the largest input)"}
     versions = {"duckpipe": __version__, "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
                 "python": platform.python_version()}
-    return Doctor(facts, settings.effective(), rec, versions, _db_health(settings), warnings)
+    from .ingest import verify as store_check
+    health = _db_health(settings)
+    fixed = None
+    if repair:
+        checked, fixed = store_check.repair_workspace(settings, full)
+    else:
+        checked = store_check.check_workspace(settings, full) if health.get("opens") else None
+    return Doctor(facts, settings.effective(), rec, versions, health, warnings, checked, fixed)
 
 
 def _db_health(settings: Settings) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from . import api
 from .engine.live import describe, describe_last, setup_logging
 from .engine.progress import GuardConfig
 from .engine.units import parse_selection
-from .errors import DuckpipeError, UsageError
-from .settings import Settings, resolve
+from .errors import DuckpipeError, EnvironmentFault, UsageError
+from .settings import Settings, check_guards, resolve
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Out-of-core analysis of exchange order and trade files with embedded DuckDB.")
@@ -62,10 +62,16 @@ def handle_errors(fn: Callable) -> Callable:
             typer.echo(f"Error: {exc.message}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo("Interrupted.", err=True)
+            typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
             raise typer.Exit(3) from None
         except (typer.Exit, typer.Abort):
             raise
+        except OSError as exc:     # the machine in the way (disk full, permissions): not a bug
+            if kwargs.get("verbose"):
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            raise typer.Exit(2) from None
         except Exception as exc:   # noqa: BLE001 - a bug: one line, traceback only with -v
             if kwargs.get("verbose"):
                 raise
@@ -176,6 +182,7 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         if not sys.stdin.isatty() or not typer.confirm("--fresh drops all checkpoints and results. Continue?"):
             raise UsageError("--fresh needs confirmation: answer yes at the prompt or pass --yes")
         yes = True
+    check_guards(max_cpu, cool_every, cool_seconds)
     guards = GuardConfig(max_cpu=max_cpu, cool_every=cool_every, cool_seconds=cool_seconds)
     result = api.run(settings, selection, strategy=strategy, rerun=rerun, fresh=fresh, yes=yes, dry_run=dry_run,
                      executor=executor, scheduler=scheduler, guards=guards, pipeline=pipeline,
@@ -250,11 +257,13 @@ def report(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output
 
 @app.command()
 @handle_errors
-def doctor(workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
+def doctor(full: Annotated[Optional[bool], typer.Option("--full/--quick", help="Read every store row and compare checksums (default: only when the store is under 1 GiB).")] = None,
+           repair: Annotated[bool, typer.Option("--repair", help="Forget the input files of damaged store files, so that the next ingest re-reads them.")] = False,
+           workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
            threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
-    """Machine facts, recommended settings, versions and workspace health."""
+    """Machine facts, recommended settings, versions and workspace health (exit 1 if the store is damaged)."""
     settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
-    d = api.doctor(settings)
+    d = api.doctor(settings, full=full, repair=repair)
     m = d.machine
     out("machine:")
     out(f"  cores: {m['physical_cores']} physical, {m['logical_cores']} logical; RAM {m['total_memory_bytes'] / 2**30:.1f} GiB"
@@ -274,10 +283,19 @@ def doctor(workspace: Workspace = None, config: Config = None, memory_limit: Mem
         out(f"database: {db_['path']} does not open: {db_['error']}")
     for w in d.warnings:
         out(f"warning: {w}")
+    if db_.get("exists") and not db_.get("opens"):
+        raise EnvironmentFault(db_["error"])
+    from .ingest.verify import print_store_health
+    if not print_store_health(d.store, d.repair, settings, out):
+        raise typer.Exit(1)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:          # Ctrl-C while parsing options, before a command's own handling
+        typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import psutil
 
+from .envcheck import check_catalog_file, check_temp_dir, not_writable, open_failure
 from .errors import DuckpipeError, EmptyWorkspace, WorkspaceLocked
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def quote_ident(name: str) -> str:
 def configure(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
               temp_dir: Path | str) -> None:
     """Apply the settings every heavy connection needs (DuckDB cannot bind SET values)."""
-    Path(temp_dir).mkdir(parents=True, exist_ok=True)
+    check_temp_dir(temp_dir)
     con.execute(f"SET memory_limit = {quote_literal(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = {quote_literal(str(temp_dir))}")
@@ -89,8 +90,11 @@ class WorkspaceLock:
 
     def acquire(self, reader_wait_s: float = 10.0) -> WorkspaceLock:
         """Take the lock; wait for short-lived readers (status, dry run), fail at once for a writer."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except OSError as exc:
+            raise not_writable(self.path.parent, self.command, exc) from None
         deadline = time.monotonic() + reader_wait_s
         while True:
             try:
@@ -157,13 +161,17 @@ def locked_connection(workspace: Path, command: str, *, memory_limit: str, threa
     db_path = workspace / DB_NAME
     if not create and not db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {workspace}: run 'duckpipe ingest' first")
-    workspace.mkdir(parents=True, exist_ok=True)
+    try:
+        workspace.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise not_writable(workspace, command, exc) from None
     with WorkspaceLock(workspace, command):
         try:
             con = duckdb.connect(str(db_path))
         except duckdb.Error as exc:
-            raise DuckpipeError(f"cannot open {db_path}: {exc}") from None
+            raise open_failure(db_path, exc) from None
         try:
+            check_catalog_file(con, db_path)
             configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
             yield con
         finally:
@@ -179,18 +187,42 @@ def open_read_only(workspace: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     db_path = workspace / DB_NAME
     if not db_path.exists():
         raise EmptyWorkspace(f"no workspace database in {workspace}: run 'duckpipe ingest' first")
-    with open(workspace / LOCK_NAME, "a+") as fh:
+    with _open_lock_file(workspace) as fh:
         try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            if fh is not None:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             raise WorkspaceLocked(f"{_parse_holder(fh.read())} is using this workspace"
                                   f" ({workspace})") from None
-        con = duckdb.connect(str(db_path), read_only=True)
         try:
+            con = duckdb.connect(str(db_path), read_only=True)
+        except duckdb.Error as exc:
+            raise open_failure(db_path, exc) from None
+        try:
+            check_catalog_file(con, db_path)
             yield con
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def _open_lock_file(workspace: Path) -> Iterator[Any]:
+    """The lock file for a shared lock; read-only when the workspace cannot be written (no
+    writer can work there either), None when it cannot be created there at all."""
+    path = workspace / LOCK_NAME
+    try:
+        fh = open(path, "a+")
+    except OSError:
+        try:
+            fh = open(path)
+        except OSError:
+            fh = None
+    try:
+        yield fh
+    finally:
+        if fh is not None:
+            fh.close()
 
 
 def writer_active(workspace: Path) -> bool:
@@ -198,7 +230,9 @@ def writer_active(workspace: Path) -> bool:
     path = workspace / LOCK_NAME
     if not path.exists():
         return False
-    with open(path, "a+") as fh:
+    with _open_lock_file(workspace) as fh:
+        if fh is None:
+            return False
         try:
             fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

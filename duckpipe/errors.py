@@ -38,3 +38,8 @@ class Interrupted(DuckpipeError):
     """Ctrl-C: the current batch was finished or rolled back, then we stopped (exit 3)."""
 
     exit_code = 3
+
+
+class EnvironmentFault(DuckpipeError):
+    """The machine or the workspace is in the way: read-only or full disk, a damaged catalog,
+    a temp directory that is a file (exit 2): one line naming the path and what to do."""

@@ -6,6 +6,7 @@ layers show through. Every problem is collected and reported at once.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -94,27 +95,107 @@ DEFAULT_SCENARIOS: list[dict[str, Any]] = [
 ]
 
 
+SCENARIO_KEYS = ("name", "dark_share", "rest", "impact_bps")
+IMPACT_BPS_RANGE = (0.0, 10_000.0)
+
+
+def _finite(value: Any, what: str, lo: float, hi: float) -> float:
+    """A finite real number in [lo, hi] (TOML booleans, lists and strings are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{what} must be a number between {lo:g} and {hi:g}, not {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ValueError(f"{what} must be a finite number between {lo:g} and {hi:g}, not {value!r}")
+    return value
+
+
 def parse_scenarios(raw: Any) -> list[dict[str, Any]]:
-    """Validate ``[[scenarios]]`` tables: name, dark_share in [0,1], rest real|impact, impact_bps."""
+    """Validate ``[[scenarios]]`` tables: name, dark_share in [0,1], rest real|impact,
+    impact_bps finite in [0, 10000]; unknown keys are refused."""
     if not isinstance(raw, list) or not raw:
         raise ValueError("scenarios must be a non-empty list of [[scenarios]] tables")
     out, names = [], set()
     for i, s in enumerate(raw, 1):
         if not isinstance(s, dict):
             raise ValueError(f"scenario {i} is not a table")
-        name = str(s.get("name", ""))
-        if not re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", name) or name in names:
+        unknown = sorted(set(s) - set(SCENARIO_KEYS))
+        if unknown:
+            raise ValueError(f"scenario {i}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(SCENARIO_KEYS)}")
+        name = s.get("name", "")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,40}", name) or name in names:
             raise ValueError(f"scenario {i}: name {name!r} must be unique letters, digits, _ or -")
-        share = float(s.get("dark_share", -1))
-        if not 0.0 <= share <= 1.0:
-            raise ValueError(f"scenario {name}: dark_share must be between 0 and 1")
+        if "dark_share" not in s:
+            raise ValueError(f"scenario {name}: dark_share is missing (a number between 0 and 1)")
+        share = _finite(s["dark_share"], f"scenario {name}: dark_share", 0.0, 1.0)
         rest = s.get("rest", "real")
         if rest not in ("real", "impact"):
             raise ValueError(f"scenario {name}: rest must be 'real' or 'impact'")
+        impact = _finite(s.get("impact_bps", 0.0), f"scenario {name}: impact_bps", *IMPACT_BPS_RANGE)
         names.add(name)
-        out.append({"name": name, "dark_share": share, "rest": rest,
-                    "impact_bps": float(s.get("impact_bps", 0.0))})
+        out.append({"name": name, "dark_share": share, "rest": rest, "impact_bps": impact})
     return out
+
+
+# ---------------------------------------------------------------- configuration file and ranges
+
+CONFIG_KEYS: dict[str, tuple[str, ...] | None] = {
+    "settings": ("memory_limit", "threads", "temp_dir"),
+    "sources": ("paths",),
+    "parameters": None,            # checked against PARAMS, with the list of valid keys
+    "scenarios": None,             # an array of tables, checked by parse_scenarios
+}
+MIN_MEMORY_LIMIT = "64MB"          # below this DuckDB cannot hold one row group of a sort
+MAX_CPU_RANGE = (0.0, 100.0)       # --max-cpu: (0, 100]
+
+
+def check_config(raw: dict[str, Any], path: Path) -> list[str]:
+    """Problems of a parsed duckpipe.toml's shape: unknown sections and keys, wrong types."""
+    problems = []
+    for section, value in raw.items():
+        if section not in CONFIG_KEYS:
+            problems.append(f"{path}: unknown section [{section}]; valid sections: {', '.join(CONFIG_KEYS)}")
+            continue
+        if section == "scenarios":
+            continue                                   # parse_scenarios says what is wrong
+        if not isinstance(value, dict):
+            problems.append(f"{path}: {section} must be a table [{section}], not {value!r}")
+            continue
+        keys = CONFIG_KEYS[section]
+        for key in value if keys is not None else ():
+            if key not in keys:
+                problems.append(f"{path}: unknown key {key!r} in [{section}]; valid keys: {', '.join(keys)}")
+    st = raw.get("settings") if isinstance(raw.get("settings"), dict) else {}
+    for key in ("memory_limit", "temp_dir"):
+        if key in st and not isinstance(st[key], str):
+            problems.append(f"{path}: [settings] {key} must be a string, not {st[key]!r}")
+    paths = raw.get("sources", {}).get("paths") if isinstance(raw.get("sources"), dict) else None
+    if paths is not None and (not isinstance(paths, list) or not all(isinstance(p, str) for p in paths)):
+        problems.append(f"{path}: [sources] paths must be a list of folder names, not {paths!r}")
+    return problems
+
+
+def check_memory_limit(text: Any) -> str:
+    """A DuckDB size of at least MIN_MEMORY_LIMIT; raises ValueError naming the valid range."""
+    size = parse_size(str(text))
+    if size < parse_size(MIN_MEMORY_LIMIT):
+        raise ValueError(f"{text!r} is below the minimum of {MIN_MEMORY_LIMIT}")
+    return str(text).replace(" ", "")
+
+
+def check_guards(max_cpu: float, cool_every: int, cool_seconds: float) -> None:
+    """The run options that pace a run: --max-cpu in (0, 100], --cool-every >= 0 batches,
+    --cool-seconds >= 0 (and > 0 when --cool-every is on). Raises UsageError."""
+    problems = []
+    if isinstance(max_cpu, bool) or not math.isfinite(float(max_cpu)) or not 0 < float(max_cpu) <= 100:
+        problems.append(f"--max-cpu {max_cpu!r}: must be a percentage in (0, 100]")
+    if int(cool_every) < 0:
+        problems.append(f"--cool-every {cool_every!r}: must be 0 (off) or a positive number of batches")
+    if not math.isfinite(float(cool_seconds)) or float(cool_seconds) < 0:
+        problems.append(f"--cool-seconds {cool_seconds!r}: must be a finite number of seconds >= 0")
+    elif int(cool_every) > 0 and float(cool_seconds) <= 0:
+        problems.append(f"--cool-every {cool_every}: needs --cool-seconds above 0 (the length of the break)")
+    if problems:
+        raise UsageError("; ".join(problems))
 
 
 # ---------------------------------------------------------------- settings
@@ -194,20 +275,21 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
     if config and not cfg_path.exists():
         raise UsageError(f"config file {cfg_path} does not exist")
     raw = load_config(cfg_path) if cfg_path.exists() else {}
+    problems.extend(check_config(raw, cfg_path))
     settings_cfg = raw.get("settings", {}) if isinstance(raw.get("settings", {}), dict) else {}
 
     mem = pick("memory_limit", memory_limit, "DUCKPIPE_MEMORY_LIMIT", settings_cfg, machine.default_memory_limit())
     try:
-        parse_size(mem)
+        check_memory_limit(mem)
     except ValueError as exc:
         problems.append(f"memory limit ({sources['memory_limit']}): {exc}")
     thr = pick("threads", threads, "DUCKPIPE_THREADS", settings_cfg, machine.physical_cores())
     try:
-        thr = int(thr)
-        if thr < 1:
+        if isinstance(thr, (bool, float)) or int(thr) < 1:
             raise ValueError
+        thr = int(thr)
     except (TypeError, ValueError):
-        problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer")
+        problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer (1 or more)")
         thr = 1
     tmp = pick("temp_dir", temp_dir, "DUCKPIPE_TEMP_DIR", settings_cfg, ws / "tmp")
     prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, DEFAULT_PROFILE))
@@ -219,7 +301,8 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
         problems.append(f"profile ({sources['profile']}): {exc.message}")
         prof_def = None
 
-    params, psources = _resolve_params(raw.get("parameters", {}), sets or [], problems)
+    params_cfg = raw.get("parameters", {})
+    params, psources = _resolve_params(params_cfg if isinstance(params_cfg, dict) else {}, sets or [], problems)
     sources.update(psources)
     if params["qualifying_dealsources"] is None and prof_def is not None:
         params["qualifying_dealsources"] = list(prof_def.qualifying_dealsources)
@@ -261,4 +344,5 @@ def _resolve_params(cfg: dict, sets: list[str], problems: list[str]) -> tuple[di
     return params, sources
 
 
-__all__ = ["Settings", "resolve", "parse_size", "PARAMS", "DEFAULT_SCENARIOS", "parse_scenarios"]
+__all__ = ["Settings", "resolve", "parse_size", "PARAMS", "DEFAULT_SCENARIOS", "parse_scenarios",
+           "check_config", "check_memory_limit", "check_guards", "MIN_MEMORY_LIMIT"]

@@ -16,11 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
 
+from .db import QueryError
 from .profiles import Profile, get_profile
 from .sqlrender import run_script
 
@@ -96,7 +98,11 @@ def create_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
 def refresh_catalog_views(con: duckdb.DuckDBPyConnection, profile: Profile | None = None) -> None:
     """Point the catalog's views at the files the manifest lists now, at the workspace's place."""
     root = workspace_root(con)
-    create_views(con, store_files(con, root=root), profile)
+    files = store_files(con, root=root)
+    try:
+        create_views(con, files, profile)
+    except QueryError:                      # a damaged store file: leave it out, doctor repairs it
+        create_views(con, without_damaged(files), profile)
     con.execute("DELETE FROM ingest_views_root")
     con.execute("INSERT INTO ingest_views_root VALUES ($r)", {"r": str(root)})
 
@@ -124,6 +130,42 @@ def heal_views(con: duckdb.DuckDBPyConnection, root: Path | None = None,
              built[0][0] if built else "another folder", root)
     refresh_catalog_views(con, profile)
     return True
+
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = re.sub(r"""\s*(at end of file|in file|of file)?\s*['"][^'"]*\.parquet['"]""", "", text[0] if text else "")
+    return f"{type(exc).__name__}: {first.replace('Invalid Input Error: ', '')}"
+
+
+def damaged_among(paths: Iterable[str]) -> list[tuple[str, str]]:
+    """Quick check of absolute store paths (present, footer readable): (path, why) of damaged ones."""
+    out = []
+    con = duckdb.connect(":memory:")
+    try:
+        for p in paths:
+            if not Path(p).is_file():
+                out.append((p, "missing"))
+                continue
+            try:
+                con.execute("SELECT num_rows FROM parquet_file_metadata($p)", {"p": str(p)}).fetchall()
+            except duckdb.Error as exc:
+                out.append((p, f"unreadable ({first_line(exc)})"))
+    finally:
+        con.close()
+    return out
+
+
+def without_damaged(files: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The catalog views' files minus damaged ones (warned about), so that the catalog stays usable
+    until ``duckpipe doctor --repair``. Never used for a run's own views: a run must not compute on
+    part of a unit's data."""
+    damaged = set()
+    for path, why in damaged_among(p for ps in files.values() for p in ps):
+        damaged.add(path)
+        log.warning("store file %s is %s; the catalog views leave it out: run 'duckpipe doctor'", path, why)
+    return {t: [p for p in ps if p not in damaged] for t, ps in files.items()}
 
 
 __all__ = ["store_files", "workspace_root", "relative", "absolute", "create_views", "refresh_catalog_views", "heal_views", "view_columns"]

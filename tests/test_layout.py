@@ -13,16 +13,17 @@ PKG = Path(__file__).resolve().parents[1] / "duckpipe"
 
 RANKS = {
     "errors": 0, "machine": 0,
-    "db": 1, "profiles": 1,
-    "settings": 2, "sqlrender": 2,
-    "store": 3,
-    "catalog": 4,
-    "ingest": 5, "analysis": 5, "synth": 5,
-    "engine": 6,
-    "report": 7,
-    "api": 8,
-    "cli": 9,
-    "__main__": 10,
+    "envcheck": 1,
+    "db": 2, "profiles": 1,
+    "settings": 3, "sqlrender": 3,
+    "store": 4,
+    "catalog": 5,
+    "ingest": 6, "analysis": 6, "synth": 6,
+    "engine": 7,
+    "report": 8,
+    "api": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 
 
@@ -111,8 +112,8 @@ def test_no_upward_import():
 
 
 def test_db_is_a_leaf():
-    """db.py knows no table and no template: it imports nothing of duckpipe but errors."""
-    assert graph()["duckpipe.db"] <= {"duckpipe.errors"}
+    """db.py knows no table and no template: it imports nothing of duckpipe but leaves (errors, envcheck)."""
+    assert graph()["duckpipe.db"] <= {"duckpipe.errors", "duckpipe.envcheck"}
 
 
 def test_the_walker_sees_function_level_and_relative_imports(tmp_path):

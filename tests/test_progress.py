@@ -132,8 +132,8 @@ def poll_status(ws: Path, term: Terminal, pattern: re.Pattern, enough, timeout: 
 
 @pytest.mark.slow
 def test_ingest_progress_inside_one_large_file_from_a_second_process(tmp_path, raw_large):
-    from duckpipe.profiles import get_profile
     from duckpipe.ingest.rawfiles import discover
+    from duckpipe.profiles import get_profile
     files, _ = discover([raw_large], None, get_profile("asx"))
     big = max(files, key=lambda f: f.path.stat().st_size).path
     ws = tmp_path / "ws"

@@ -58,3 +58,78 @@ def test_bad_scenario_name_refused(tmp_path):
     (tmp_path / "duckpipe.toml").write_text('[[scenarios]]\nname = "x\\"; DROP TABLE units"\ndark_share = 1\n')
     with pytest.raises(UsageError, match="scenario"):
         resolve(workspace=tmp_path, env={})
+
+
+# ---------------------------------------------------------------- issue 12 item 7: hostile configuration
+
+@pytest.mark.parametrize("toml,needle", [
+    ('[settings]\nmemroy_limit = "1GB"\n', "unknown key 'memroy_limit' in [settings]; valid keys: memory_limit, threads, temp_dir"),
+    ('[bogus]\nx = 1\n', "unknown section [bogus]; valid sections: settings, sources, parameters, scenarios"),
+    ('[[scenarios]]\nname = "a"\ndarkshare = 1\n', "unknown key(s) darkshare; valid keys: name, dark_share, rest, impact_bps"),
+    ('[[scenarios]]\nname = "a"\ndark_share = [1]\n', "dark_share must be a number between 0 and 1"),
+    ('[[scenarios]]\nname = "a"\ndark_share = 1.5\n', "dark_share must be a finite number between 0 and 1"),
+    ('[[scenarios]]\nname = "a"\ndark_share = true\n', "dark_share must be a number"),
+    ('[[scenarios]]\nname = "a"\ndark_share = 0.5\nrest = "impact"\nimpact_bps = nan\n', "impact_bps must be a finite number between 0 and 10000"),
+    ('[[scenarios]]\nname = "a"\ndark_share = 0.5\nrest = "impact"\nimpact_bps = inf\n', "impact_bps must be a finite number"),
+    ('[[scenarios]]\nname = "a"\ndark_share = 0.5\nimpact_bps = "5"\n', "impact_bps must be a number"),
+    ('[[scenarios]]\nname = "a"\n', "dark_share is missing"),
+    ('parameters = 5\n', "parameters must be a table [parameters]"),
+    ('settings = "x"\n', "settings must be a table [settings]"),
+    ('[sources]\npaths = "/data"\n', "[sources] paths must be a list"),
+    ('[sources]\npath = ["/data"]\n', "unknown key 'path' in [sources]; valid keys: paths"),
+    ('[settings]\ntemp_dir = 5\n', "[settings] temp_dir must be a string"),
+    ('[settings]\nthreads = 2.5\n', "threads (duckpipe.toml): 2.5 is not a positive integer"),
+    ('[parameters]\nsize_bucket = [1]\n', "unknown parameter 'size_bucket'"),
+])
+def test_bad_config_refused_naming_key_and_valid_values(tmp_path, toml, needle):
+    (tmp_path / "duckpipe.toml").write_text(toml)
+    with pytest.raises(UsageError) as err:
+        resolve(workspace=tmp_path, env={})
+    assert needle in err.value.message
+    assert "\n" not in err.value.message
+
+
+def test_valid_config_with_every_section_accepted(tmp_path):
+    (tmp_path / "duckpipe.toml").write_text(
+        '[settings]\nmemory_limit = "64MB"\nthreads = 2\ntemp_dir = "t"\n[sources]\npaths = ["raw"]\n'
+        '[parameters]\nsize_buckets = [10, 20]\n'
+        '[[scenarios]]\nname = "a"\ndark_share = 0\nrest = "impact"\nimpact_bps = 10000\n')
+    s = resolve(workspace=tmp_path, env={})
+    assert s.memory_limit == "64MB" and s.scenarios[0]["impact_bps"] == 10000.0 and s.scenarios[0]["dark_share"] == 0.0
+
+
+@pytest.mark.parametrize("limit", ["0MB", "1B", "63MB", "60MiB"])
+def test_memory_limit_below_minimum_refused(tmp_path, limit):
+    with pytest.raises(UsageError, match=r"memory limit \(command line\): .* below the minimum of 64MB"):
+        resolve(workspace=tmp_path, memory_limit=limit, env={})
+    with pytest.raises(UsageError, match="below the minimum of 64MB"):
+        resolve(workspace=tmp_path, env={"DUCKPIPE_MEMORY_LIMIT": limit})
+
+
+@pytest.mark.parametrize("threads", [0, -1])
+def test_threads_below_one_refused(tmp_path, threads):
+    with pytest.raises(UsageError, match=r"threads \(command line\): .* not a positive integer \(1 or more\)"):
+        resolve(workspace=tmp_path, threads=threads, env={})
+
+
+@pytest.mark.parametrize("max_cpu,cool_every,cool_seconds,needle", [
+    (0, 0, 0, "--max-cpu 0: must be a percentage in (0, 100]"),
+    (-5, 0, 0, "--max-cpu -5"),
+    (100.5, 0, 0, "--max-cpu 100.5"),
+    (float("nan"), 0, 0, "--max-cpu nan"),
+    (85, -1, 0, "--cool-every -1: must be 0 (off) or a positive number of batches"),
+    (85, 0, -2.0, "--cool-seconds -2.0: must be a finite number of seconds >= 0"),
+    (85, 0, float("inf"), "--cool-seconds inf"),
+    (85, 3, 0, "--cool-every 3: needs --cool-seconds above 0"),
+])
+def test_bad_guard_options_refused(max_cpu, cool_every, cool_seconds, needle):
+    from duckpipe.settings import check_guards
+    with pytest.raises(UsageError) as err:
+        check_guards(max_cpu, cool_every, cool_seconds)
+    assert needle in err.value.message
+
+
+def test_good_guard_options_accepted():
+    from duckpipe.settings import check_guards
+    check_guards(100, 0, 0)
+    check_guards(0.5, 2, 1.5)

@@ -150,7 +150,9 @@ class Engine:
             if self.guards.stop.is_set():        # Ctrl-C interrupted the query: not the unit's fault
                 raise KeyboardInterrupt from exc
             if len(units) == 1:
-                self.mark_failed(units[0], _error_text(exc))
+                from ..ingest.verify import explain_unit_error  # a damaged store file names itself
+                self.mark_failed(units[0], explain_unit_error(self.con, self.pipe.tables_read, units[0],
+                                                              _error_text(exc)))
                 self.mark_running(next_units)
                 return 0
             log.warning("batch %d failed (%s); retrying its %d units one by one", batch_id, exc, len(units))

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from .. import store
 from ..db import QueryError, execute, transaction
-from ..errors import InputError
+from ..errors import InputError, Interrupted
 from ..profiles import Profile, TableDef
 from ..settings import Settings
 from ..sqlrender import render
@@ -480,7 +480,7 @@ def _unchanged(con, p: str, st: os.stat_result) -> tuple[bool, str, tuple | None
     return False, fingerprint(Path(p), st.st_size), row
 
 
-def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -> FileResult:
+def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, stop=None) -> FileResult:
     t0 = time.monotonic()
     p = str(f.path)
     st = f.path.stat()
@@ -500,8 +500,14 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -
             res = _load_event(con, f, tdef, out_dir, file_id, root, pool)
         else:
             res = _load_reference(con, f, out_dir, file_id, root, pool)
-    except (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error, gzip.BadGzipFile,
-            pa.ArrowException) as exc:
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt) or (stop is not None and stop.is_set()):
+            for path in settings.store_dir.rglob(f"{file_id}.*"):     # nothing of it was committed
+                path.unlink(missing_ok=True)
+            raise KeyboardInterrupt from exc   # whatever the interrupted query raised (issue 12)
+        if not isinstance(exc, (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error,
+                                gzip.BadGzipFile, pa.ArrowException)):
+            raise
         error = (exc.message if isinstance(exc, InputError)
                  else f"{p}: {(exc.message if isinstance(exc, QueryError) else f'{type(exc).__name__}: {exc}').splitlines()[0]}")
         status, res = "failed", None
@@ -524,12 +530,13 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool) -
 def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Path],
            table_globs: dict[str, str] | None = None,
            progress: Callable[[str, int, int], None] | None = None,
-           profile: Profile | None = None) -> IngestSummary:
+           profile: Profile | None = None, stop=None) -> IngestSummary:
     """Load every new or changed file of ``sources`` / ``table_globs`` into the store.
 
     ``progress`` is a callback ``(path, i, n)`` after each file, or a watcher with ``begin``,
-    ``file_started`` and ``file_done`` (:class:`duckpipe.live.IngestWatcher`) that follows the
-    progress inside each file.
+    ``file_started`` and ``file_done`` (:class:`duckpipe.engine.live.IngestWatcher`) that follows the
+    progress inside each file. ``stop`` (a threading.Event set by the Ctrl-C handler): the file in
+    flight is rolled back and :class:`Interrupted` raised; the files committed before stay, a rerun resumes.
     """
     from concurrent.futures import ThreadPoolExecutor
     t0 = time.monotonic()
@@ -541,6 +548,8 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
         log.info("skipped (not a table file): %s", s)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
     clean_orphans(con, settings.store_dir)
+    from .verify import forget_damaged
+    forget_damaged(con, settings.workspace, [str(f.path) for f in files])   # re-read, not skip
     store.refresh_catalog_views(con, profile)
     summary = IngestSummary(skipped_paths=skipped)
     watch = progress if progress is not None and hasattr(progress, "file_started") else None
@@ -550,7 +559,16 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
         for i, f in enumerate(files, 1):
             if watch:
                 watch.file_started(i, f.path)
-            r = _ingest_one(con, f, settings, profile, pool)
+            try:
+                if stop is not None and stop.is_set():
+                    raise KeyboardInterrupt
+                r = _ingest_one(con, f, settings, profile, pool, stop)
+            except BaseException as exc:           # an interrupted query raises many types
+                if not isinstance(exc, KeyboardInterrupt) and not (stop is not None and stop.is_set()):
+                    raise
+                done = sum(x.status == "loaded" for x in summary.files)
+                raise Interrupted(f"interrupted: {done} file(s) ingested, {f.path} rolled back."
+                                  " Run the same command again to resume.") from None
             summary.files.append(r)
             if r.status == "loaded":
                 summary.bytes_read += f.path.stat().st_size
