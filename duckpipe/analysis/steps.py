@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -45,16 +45,18 @@ RESULT_TABLES: list[str] = ["order_states", "sweeps", "scenario_costs", "dark_ma
 _SOURCE = {name: f"a_{name}" for name in RESULT_TABLES}     # result table -> temp table of the batch
 
 
-def size_bucket_labels(edges: list[int]) -> list[tuple[int | None, int | None, str]]:
-    """(lo inclusive, hi exclusive, label) per bucket: [100, 1000] -> '<100', '100-999', '>=1000'."""
-    out: list[tuple[int | None, int | None, str]] = []
+class SizeBucket(NamedTuple):
+    lo: int | None            # inclusive; None: no lower edge
+    hi: int | None            # exclusive; None: no upper edge
+    label: str
+
+
+def size_bucket_labels(edges: list[int]) -> list[SizeBucket]:
+    """One bucket per interval of the edges: [100, 1000] -> '<100', '100-999', '>=1000'."""
     if not edges:
-        return [(None, None, "all")]
-    out.append((None, edges[0], f"<{edges[0]}"))
-    for lo, hi in zip(edges, edges[1:]):
-        out.append((lo, hi, f"{lo}-{hi - 1}"))
-    out.append((edges[-1], None, f">={edges[-1]}"))
-    return out
+        return [SizeBucket(None, None, "all")]
+    inner = [SizeBucket(lo, hi, f"{lo}-{hi - 1}") for lo, hi in zip(edges, edges[1:])]
+    return [SizeBucket(None, edges[0], f"<{edges[0]}"), *inner, SizeBucket(edges[-1], None, f">={edges[-1]}")]
 
 
 def _effective_params(params: dict[str, Any] | None) -> dict[str, Any]:

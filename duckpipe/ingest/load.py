@@ -171,7 +171,7 @@ def _account(con: duckdb.DuckDBPyConnection, res: Loaded, scan: LineScan) -> Non
 def _event_ctx(tdef: TableDef, present: set[str]) -> dict:
     """Template context shared by the CSV and Parquet readers of an event table."""
     base = [(n, t, n in present) for n, t in tdef.store_columns()[: len(tdef.columns)]]
-    return dict(base_cols=base, derived=[(n, e) for n, _, e in tdef.derived], date_expr=tdef.date_expr,
+    return dict(base_cols=base, derived=[(d.name, d.sql) for d in tdef.derived], date_expr=tdef.date_expr,
                 sort_by=list(tdef.sort_by), hash_cols=[n for n, _ in tdef.store_columns()])
 
 

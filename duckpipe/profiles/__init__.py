@@ -20,6 +20,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import import_module
+from typing import NamedTuple
 
 from ..errors import UsageError
 
@@ -37,6 +38,14 @@ class Column:
         return self.raw or self.name
 
 
+class Derived(NamedTuple):
+    """A store column computed at ingest from the raw ones."""
+
+    name: str
+    type: str                 # DuckDB type in the store
+    sql: str                  # SQL over canonical names
+
+
 @dataclass(frozen=True)
 class TableDef:
     """One raw table. ``kind`` 'event' = typed, partitioned by date; 'reference' = small, sniffed."""
@@ -45,7 +54,7 @@ class TableDef:
     kind: str = "event"
     columns: tuple[Column, ...] = ()
     required_any: tuple[tuple[str, ...], ...] = ()   # at least one of each group must be present
-    derived: tuple[tuple[str, str, str], ...] = ()   # (name, type, SQL over canonical names)
+    derived: tuple[Derived, ...] = ()                # columns computed at ingest
     date_expr: str = ""                              # SQL giving the business date
     sort_by: tuple[str, ...] = ()
     security_col: str = "security_code"
@@ -57,7 +66,7 @@ class TableDef:
 
     def store_columns(self) -> list[tuple[str, str]]:
         """(name, type) of the Parquet store files, without the hive ``date`` column."""
-        return [(c.name, c.type) for c in self.columns] + [(n, t) for n, t, _ in self.derived]
+        return [(c.name, c.type) for c in self.columns] + [(d.name, d.type) for d in self.derived]
 
 
 ORDER_TYPE_BITS = ("centre_point", "cp_crossing", "sweep", "cp_block", "short_sell")

@@ -5,7 +5,7 @@ the exchangeordertype bits, the dealsource venue classes and the changereason co
 """
 from __future__ import annotations
 
-from . import Column, Profile, TableDef, local_date_sql
+from . import Column, Derived, Profile, TableDef, local_date_sql
 
 TIME_ZONE = "Australia/Sydney"
 SYDNEY_DATE_ICU = f"(make_timestamptz(\"timestamp\" // 1000) AT TIME ZONE '{TIME_ZONE}')::DATE"
@@ -47,7 +47,7 @@ ORDERS = TableDef(
         "order_id timestamp security_code price side orderstatus quantity leavesquantity"
         " exchangeordertype participantid totalmatchedquantity"),
     required_any=(("sequence", "row_num"),),
-    derived=(("seq", "BIGINT", 'coalesce("sequence", "row_num")'),),
+    derived=(Derived("seq", "BIGINT", 'coalesce("sequence", "row_num")'),),
     date_expr=SYDNEY_DATE,
     sort_by=("security_code", "timestamp", "seq"),
 )
@@ -61,7 +61,7 @@ TRADES = TableDef(
         " tradeprice BIGINT, quantity BIGINT, side INTEGER, sidedecoded VARCHAR,"
         " participantid BIGINT, passiveaggressive INTEGER, row_num BIGINT",
         "tradedate tradetime securitycode orderid dealsource matchgroupid tradeprice quantity side"),
-    derived=(("security_code", "INTEGER", '"securitycode"'),),
+    derived=(Derived("security_code", "INTEGER", '"securitycode"'),),
     date_expr='"tradedate"',
     sort_by=("security_code", "tradetime", "sequence", "row_num"),
 )
@@ -72,7 +72,7 @@ NBBO = TableDef(
         "partition INTEGER, sequence BIGINT, tradedate BIGINT, bidprice BIGINT, creationtime BIGINT,"
         " offerprice BIGINT, orderbookid INTEGER, timestamp BIGINT, userid BIGINT, runid BIGINT",
         "orderbookid timestamp bidprice offerprice"),
-    derived=(("security_code", "INTEGER", '"orderbookid"'),),
+    derived=(Derived("security_code", "INTEGER", '"orderbookid"'),),
     date_expr=SYDNEY_DATE,
     sort_by=("security_code", "timestamp", "sequence"),
 )
