@@ -47,6 +47,8 @@ class TableDef:
 class Profile:
     name: str
     tables: dict[str, TableDef] = field(default_factory=dict)
+    # trade venue class -> the trade-file codes (dealsource) that belong to it; unlisted: 'other'
+    venue_classes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     def event_tables(self) -> list[str]:
         return [n for n, t in self.tables.items() if t.kind == "event"]

@@ -61,8 +61,17 @@ NBBO = TableDef(
     sort_by=("security_code", "timestamp", "sequence"),
 )
 
+# SPEC §3/§5.10: dealsource -> venue class of a trade (codes not listed are 'other').
+VENUE_CLASSES: dict[str, tuple[int, ...]] = {
+    "centre_point": (46, 47, 48),
+    "lit": (1, 44),
+    "auction": (20, 45),
+    "trade_report": (5,),
+}
+
 PROFILE = Profile(
     name="asx",
+    venue_classes=VENUE_CLASSES,
     tables={
         "orders": ORDERS,
         "trades": TRADES,
