@@ -15,6 +15,7 @@ from typing import Any, Iterator
 
 import duckdb
 
+from . import markouts
 from .db import execute, run_script
 from .errors import DuckpipeError
 from .settings import Settings
@@ -50,6 +51,7 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
             run_script(con, group, params, table=table, keys=keys, scenarios=scenarios)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         con.execute("DROP TABLE IF EXISTS agg_facts")
+        rows.update(markouts.build_aggregates(con))     # SPEC §5.10 curves and liquidity
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
     return rows
 

@@ -3,6 +3,7 @@ hand-computed values, parameters, aggregates and statistics."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 
 import duckdb
@@ -210,3 +211,108 @@ def test_venue_classes_come_from_the_profile(monkeypatch):
     res = analysis.compute_batch(con, UNITS, {}, [])
     venues = {r["venue"] for r in res["liquidity"].to_pylist()}
     assert "other" in venues
+
+
+# ------------------------------------------------------------------ aggregates and statistics
+
+def _catalog_with_markouts(seed: int = 5):
+    """markouts/liquidity rows of (1, D1), (2, D1) done and (2, D2) failed (+1000: a leak shows)."""
+    import numpy as np
+    from test_stats import insert, make_catalog, set_units
+    con = make_catalog()
+    set_units(con, [(1, D1, "done"), (2, D1, "done"), (2, D2, "failed")])
+    rng = np.random.default_rng(seed)
+    rows = []
+    for code, date, shift in ((1, D1, 0.0), (2, D1, 0.0), (2, D2, 1000.0)):
+        for i in range(120):
+            source, venue = [("real", "lit"), ("real", "centre_point"), ("sim", "dark_sim"),
+                             ("real", "auction")][i % 4]
+            g = 1 if source == "sim" or i % 3 else 2
+            for h in (1, 60):
+                x = None if i % 17 == 0 else float(rng.normal(1.0 if source == "sim" else -0.5, 3)) + shift
+                rows.append({"security_code": code, "date": date, "order_id": 10**18 + i, "source": source,
+                             "venue": venue, "quantity": int(rng.integers(1, 500)), "horizon_s": h,
+                             "markout_bps": x, "group_id": g, "size_bucket": ["<100", "100-999"][i % 2],
+                             "size_bucket_idx": i % 2})
+    insert(con, "markouts", rows)
+    liq = [{"security_code": 1, "date": D1, "venue": "lit", "trades": 10, "volume": 1000, "value": 3_300_000,
+            "signed_trades": 8, "signed_volume": 800, "eff_spread_bps": 10.0, "realized_spread_bps": 4.0,
+            "price_impact_bps": 6.0, "horizon_s": 300, "quoted_spread_bps": 20.0, "quoted_time_s": 100.0},
+           {"security_code": 2, "date": D1, "venue": "lit", "trades": 5, "volume": 500, "value": 1_000_000,
+            "signed_trades": 5, "signed_volume": 200, "eff_spread_bps": 20.0, "realized_spread_bps": 5.0,
+            "price_impact_bps": 15.0, "horizon_s": 300, "quoted_spread_bps": 40.0, "quoted_time_s": 300.0},
+           {"security_code": 2, "date": D2, "venue": "lit", "trades": 99, "volume": 9999, "value": 9,
+            "signed_trades": 99, "signed_volume": 9999, "eff_spread_bps": 999.0, "realized_spread_bps": 9.0,
+            "price_impact_bps": 990.0, "horizon_s": 300, "quoted_spread_bps": 999.0, "quoted_time_s": 1.0}]
+    insert(con, "liquidity", liq)
+    done = [r for r in rows if r["date"] == D1]
+    return con, done
+
+
+def test_markout_and_liquidity_aggregates_by_hand(tmp_path):
+    import numpy as np
+    from duckpipe.aggregate import build_aggregates
+    from test_stats import settings
+    con, done = _catalog_with_markouts()
+    rows = build_aggregates(con, settings(tmp_path))
+    assert rows["agg_markouts"] == 8 and rows["agg_liquidity"] == 2 and rows["agg_liquidity_by_venue"] == 1
+    got = {r[:3]: r[3:] for r in con.execute(
+        "SELECT source, venue, horizon_s, fills, fills_with_mid, mean_markout_bps, ci_low_bps, ci_high_bps"
+        " FROM agg_markouts").fetchall()}
+    for (source, venue, h), (fills, with_mid, mean, lo, hi) in got.items():
+        sel = [r for r in done if (r["source"], r["venue"], r["horizon_s"]) == (source, venue, h)]
+        x = np.array([r["markout_bps"] for r in sel if r["markout_bps"] is not None])
+        q = np.array([r["quantity"] for r in sel if r["markout_bps"] is not None], dtype=float)
+        m = np.average(x, weights=q)
+        n_eff = q.sum() ** 2 / (q ** 2).sum()
+        se = math.sqrt(np.average((x - m) ** 2, weights=q) / (n_eff - 1))
+        assert (fills, with_mid) == (len(sel), len(x))
+        assert mean == pytest.approx(m, rel=1e-9)
+        assert (lo, hi) == (pytest.approx(m - 1.959963984540054 * se, rel=1e-7),
+                            pytest.approx(m + 1.959963984540054 * se, rel=1e-7))
+    by_group = con.execute("SELECT count(*), sum(fills) FROM agg_markouts_by_group").fetchone()
+    assert by_group == (14, len(done))          # sim fills are G1 only: 4 x 2 x 2 - 2 keys
+    [venue] = con.execute("SELECT venue, trades, volume, signed_volume, eff_spread_bps, realized_spread_bps,"
+                          " price_impact_bps, quoted_spread_bps, value_aud FROM agg_liquidity_by_venue").fetchall()
+    assert venue[:4] == ("lit", 15, 1500, 1000)
+    assert venue[4:8] == (pytest.approx((800 * 10 + 200 * 20) / 1000), pytest.approx((800 * 4 + 200 * 5) / 1000),
+                          pytest.approx((800 * 6 + 200 * 15) / 1000), pytest.approx((100 * 20 + 300 * 40) / 400))
+    assert venue[8] == pytest.approx(4300.0)
+
+
+def test_markout_statistics_against_scipy(tmp_path):
+    import numpy as np
+    from scipy import stats as sps
+    from duckpipe.stats import bh_adjust, compute_stats
+    con, done = _catalog_with_markouts()
+    compute_stats(con, None)
+    tests = {(r[0], r[1], r[2], r[3]): r[4:] for r in con.execute(
+        "SELECT scope, segment, metric, test, n, statistic, p_value, p_adjusted, note FROM stats_tests").fetchall()}
+    curve = {("real", "centre_point"): "real_centre_point", ("real", "lit"): "real_lit", ("sim", "dark_sim"): "sim_dark"}
+    checked = 0
+    for scope, pick in (("global", lambda r: True), ("security=1", lambda r: r["security_code"] == 1)):
+        for h in (1, 60):
+            vals = {}
+            for key, name in curve.items():
+                x = [r["markout_bps"] for r in done if pick(r) and (r["source"], r["venue"]) == key
+                     and r["horizon_s"] == h and r["markout_bps"] is not None]
+                vals[name] = x
+                n, t, p, _, note = tests[(scope, "all", f"markout_bps:{name}:{h}s", "one_sample_t")]
+                ref = sps.ttest_1samp(x, 0.0)
+                assert n == len(x) and note is None
+                assert t == pytest.approx(ref.statistic, rel=1e-9) and p == pytest.approx(ref.pvalue, rel=1e-9)
+                checked += 1
+            n, t, p, _, _ = tests[(scope, "all", f"markout_bps:sim_dark-real_lit:{h}s", "welch_t_markout")]
+            ref = sps.ttest_ind(vals["sim_dark"], vals["real_lit"], equal_var=False)
+            assert n == len(vals["sim_dark"]) + len(vals["real_lit"])
+            assert t == pytest.approx(ref.statistic, rel=1e-9) and p == pytest.approx(ref.pvalue, rel=1e-9)
+    assert checked == 12
+    assert not any(k[0] == "security=2" and k[2].startswith("markout") and v[0] > 200 for k, v in tests.items())
+    # the G2 segment has no simulated fill: a note, not a crash
+    assert tests[("global", "group=G2", "markout_bps:sim_dark-real_lit:1s", "welch_t_markout")][4] \
+        == "simulated dark has fewer than 2 observations (n=0)"
+    # one Benjamini-Hochberg adjustment over every test of the run, markouts included
+    allp = con.execute("SELECT p_value, p_adjusted FROM stats_tests").fetchall()
+    p = np.array([np.nan if a is None else a for a, _ in allp])
+    adj = bh_adjust(p)
+    assert all((b is None and np.isnan(c)) or b == pytest.approx(c, rel=1e-12) for (_, b), c in zip(allp, adj))
