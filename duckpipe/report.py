@@ -24,7 +24,7 @@ from typing import Any, Callable
 import duckdb
 import jinja2
 
-from . import charts
+from . import charts, markouts, report_markouts
 from .db import execute
 from .errors import DuckpipeError, EmptyWorkspace
 from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 AGG_TABLES = ["agg_global", "agg_by_security", "agg_by_date", "agg_by_participant", "agg_by_hour",
               "agg_by_size", "ts_daily", "ts_hourly"]
-CSV_TABLES = AGG_TABLES + ["stats_tests", "units"]
+CSV_TABLES = AGG_TABLES + markouts.AGG_TABLES + ["stats_tests", "units"]
 EXTENDED = [("agg_by_hour", "By hour of arrival (Sydney)"), ("agg_by_size", "By size bucket"),
             ("agg_by_participant", "By participant"), ("agg_by_security", "By security"),
             ("agg_by_date", "By date")]
@@ -503,6 +503,7 @@ def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: Pa
                  "kpis"):
         sec.safe(name, getattr(sec, name))
     build_charts(sec)
+    sec.safe("markouts", lambda: report_markouts.build(sec))
     if units_filter is not None:
         sec.warnings.append("a units filter is set: the result tables cover the selected units, but the "
                             "aggregates, statistics and CSV exports cover all done units")

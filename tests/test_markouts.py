@@ -2,7 +2,6 @@
 hand-computed values, parameters, aggregates and statistics."""
 from __future__ import annotations
 
-import datetime as dt
 import math
 import random
 
