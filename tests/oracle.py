@@ -6,6 +6,7 @@ every contra for every sweep). Used by the tests to check duckpipe.analysis.comp
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from typing import Any
@@ -47,14 +48,21 @@ class Quotes:
             if valid(q["bidprice"], q["offerprice"]):
                 self.by_unit[(q["security_code"], business_date(q["timestamp"], rollover))].append(q)
 
+        # sorted by (timestamp, sequence; a missing sequence first): the last key <= (t, +inf) is the
+        # last quote at or before t, the larger sequence among equal timestamps
+        self.sorted: dict[tuple, tuple[list, list]] = {}
+        for unit, qs in self.by_unit.items():
+            qs = sorted(qs, key=self._key)
+            self.sorted[unit] = ([self._key(q) for q in qs], qs)
+
+    @staticmethod
+    def _key(q: dict) -> tuple:
+        return (q["timestamp"], NEG_INF if q.get("sequence") is None else q["sequence"])
+
     def quote_at(self, sec: int, date: dt.date, t: int) -> dict | None:
-        best = None
-        for q in self.by_unit.get((sec, date), []):
-            if q["timestamp"] <= t:
-                key = (q["timestamp"], NEG_INF if q.get("sequence") is None else q["sequence"])
-                if best is None or key > best[0]:
-                    best = (key, q)
-        return best[1] if best else None
+        keys, qs = self.sorted.get((sec, date), ([], []))
+        i = bisect.bisect_right(keys, (t, float("inf")))
+        return qs[i - 1] if i else None
 
     def mid_at(self, sec: int, date: dt.date, t: int) -> float | None:
         q = self.quote_at(sec, date, t)
