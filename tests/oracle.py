@@ -334,13 +334,13 @@ def _markouts(sweeps: list[dict], unit_trades: dict, matches: list[dict], quotes
             continue
         for t in _sweep_fills(unit_trades.get((sw["security_code"], sw["date"], sw["order_id"]), [])):
             fills.append((sw, "real", venue_of(t["dealsource"]), t["tradetime"], float(t["tradeprice"]),
-                          t["quantity"], t["matchgroupid"], None))
+                          t["quantity"], t["matchgroupid"], None))       # (..., matchgroupid, contra)
     for m in matches:
         if m["price"] is not None:
             fills.append((by_id[m["sweep_order_id"]], "sim", "dark_sim", m["match_ts"], m["price"], m["quantity"],
-                          None, m["match_no"]))
+                          None, m["contra_order_id"]))
     rows = []
-    for sw, source, venue, t, p, q, mg, match_no in fills:
+    for sw, source, venue, t, p, q, mg, contra in fills:
         s = sign(sw["side"])
         for h in horizons:
             mid = quotes.mid_at(sw["security_code"], sw["date"], t + h * 10**9)
@@ -348,8 +348,7 @@ def _markouts(sweeps: list[dict], unit_trades: dict, matches: list[dict], quotes
                          "source": source, "venue": venue, "fill_ts": t, "price": p, "quantity": q,
                          "horizon_s": h, "mid_after": mid,
                          "markout_bps": None if mid is None or not p else 1e4 * s * (mid - p) / p,
-                         "group_id": sw["group_id"], "size_bucket": sw["size_bucket"],
-                         "matchgroupid": mg, "match_no": match_no})
+                         "group_id": sw["group_id"], "fill_ref": mg if source == "real" else contra})
     return rows
 
 

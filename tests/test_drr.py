@@ -152,7 +152,7 @@ def test_drr_markouts_and_liquidity_agree_with_the_oracle(tmp_path):
             return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
         return a == b
 
-    keys = {"markouts": ("date", "order_id", "source", "matchgroupid", "match_no", "horizon_s"),
+    keys = {"markouts": ("date", "order_id", "source", "fill_ref", "horizon_s"),
             "liquidity": ("date", "venue")}
     for t, key in keys.items():
         g = {tuple(r[k] for k in key): r for r in got[t]}

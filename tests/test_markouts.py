@@ -89,7 +89,7 @@ def mo(rows, order_id, source, horizon, **kv):
 
 def test_no_quote_before_the_fill(tricky):
     m = tricky[0]["markouts"]
-    first = dict(matchgroupid=11)
+    first = dict(fill_ref=11)
     assert mo(m, S_BUY, "real", 1, **first)["markout_bps"] is None               # 10:00:01: no quote yet
     assert mo(m, S_BUY, "real", 5, **first)["mid_after"] == 3310.0               # the 10:00:02 quote
     assert mo(m, S_BUY, "real", 5, **first)["markout_bps"] == pytest.approx(1e4 * (3310 - 3320) / 3320)
@@ -98,7 +98,7 @@ def test_no_quote_before_the_fill(tricky):
 
 
 def test_quote_exactly_at_t_plus_h_counts_and_ties_take_the_larger_sequence(tricky):
-    cp = mo(tricky[0]["markouts"], S_BUY, "real", 5, matchgroupid=12)             # 10:00:05 + 5 s = 10:00:10
+    cp = mo(tricky[0]["markouts"], S_BUY, "real", 5, fill_ref=12)             # 10:00:05 + 5 s = 10:00:10
     assert cp["venue"] == "lit" and cp["mid_after"] == 3320.0                    # seq 3 (3310/3330), not seq 2
     assert cp["markout_bps"] == pytest.approx(1e4 * (3320 - 3330) / 3330)
 
@@ -107,7 +107,7 @@ def test_trade_report_counted_once_and_no_aggressor_unsigned(tricky):
     sql = tricky[0]
     rep = [r for r in sql["markouts"] if r["order_id"] == S_SELL and r["venue"] == "trade_report"]
     assert len(rep) == 5                                                          # one fill x 5 horizons
-    r = mo(sql["markouts"], S_SELL, "real", 60, matchgroupid=13)
+    r = mo(sql["markouts"], S_SELL, "real", 60, fill_ref=13)
     assert r["markout_bps"] == pytest.approx(-1e4 * (3305 - 3305) / 3305)        # sell: s = -1, mid 3305
     tr_ = by(sql["liquidity"], date=D1, venue="trade_report")
     assert tr_["trades"] == 1 and tr_["volume"] == 100 and tr_["signed_trades"] == 1
@@ -231,9 +231,13 @@ def _catalog_with_markouts(seed: int = 5):
                 x = None if i % 17 == 0 else float(rng.normal(1.0 if source == "sim" else -0.5, 3)) + shift
                 rows.append({"security_code": code, "date": date, "order_id": 10**18 + i, "source": source,
                              "venue": venue, "quantity": int(rng.integers(1, 500)), "horizon_s": h,
-                             "markout_bps": x, "group_id": g, "size_bucket": ["<100", "100-999"][i % 2],
-                             "size_bucket_idx": i % 2})
+                             "markout_bps": x, "group_id": g, "size_bucket_idx": i % 2,
+                             "size_bucket": ["<100", "100-999"][i % 2]})
+    for r in rows:
+        del r["size_bucket"]
     insert(con, "markouts", rows)
+    insert(con, "sweeps", [{"security_code": 1, "date": D1, "order_id": 1, "size_bucket_idx": i, "size_bucket": b}
+                           for i, b in enumerate(["<100", "100-999"])])
     liq = [{"security_code": 1, "date": D1, "venue": "lit", "trades": 10, "volume": 1000, "value": 3_300_000,
             "signed_trades": 8, "signed_volume": 800, "eff_spread_bps": 10.0, "realized_spread_bps": 4.0,
             "price_impact_bps": 6.0, "horizon_s": 300, "quoted_spread_bps": 20.0, "quoted_time_s": 100.0},

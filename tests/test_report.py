@@ -158,10 +158,10 @@ def _markouts(con: duckdb.DuckDBPyConnection) -> None:
         for (source, venue), values in ((("real", "lit"), zip((300, 200), lit)), (("real", "centre_point"), [(100, cp)]),
                                         (("sim", "dark_sim"), zip((400, 100), sim))):
             for q, x in values:
-                rows.append((110621, D1, BIG_ID, source, venue, q, h, x, 1, "100-1000"))
-    rows.append((85603, D2, 99, "real", "lit", 9_999, 1, -999.0, 1, "100-1000"))
+                rows.append((110621, D1, BIG_ID, source, venue, q, h, x, 1, 1))
+    rows.append((85603, D2, 99, "real", "lit", 9_999, 1, -999.0, 1, 1))
     con.executemany("INSERT INTO markouts (security_code, date, order_id, source, venue, quantity, horizon_s,"
-                    " markout_bps, group_id, size_bucket) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                    " markout_bps, group_id, size_bucket_idx) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
     con.executemany("INSERT INTO liquidity (security_code, date, venue, trades, volume, value, eff_spread_bps,"
                     " realized_spread_bps, price_impact_bps, horizon_s, quoted_spread_bps, signed_trades,"
                     " signed_volume, quoted_time_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

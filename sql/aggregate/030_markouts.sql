@@ -1,7 +1,7 @@
 -- Step: aggregates, markout curves (SPEC §5.10), rendered once per entry of
 --   duckpipe.markouts.MARKOUT_AGGREGATES (by source, venue, horizon; also by group and size bucket).
 -- Grain: one row per value of the key columns.
--- Reads: units (status 'done' only), markouts. Writes: the table named by `table` (CREATE OR
+-- Reads: units (status 'done' only), markouts, sweeps (size bucket labels by index). Writes: the table named by `table` (CREATE OR
 --   REPLACE inside the caller's transaction, with the other aggregates).
 -- Jinja params: table (identifier), keys (key columns, whitelisted in MARKOUT_AGGREGATES).
 -- Bound params: none.
@@ -12,7 +12,12 @@
 CREATE OR REPLACE TABLE {{ table | ident }} AS
 WITH m AS (
     SELECT {% for key in keys %}{{ key | ident }}, {% endfor %}markout_bps AS x, quantity::DOUBLE AS q
-    FROM markouts SEMI JOIN (SELECT security_code, date FROM units WHERE status = 'done') d
+    FROM markouts
+{% if 'size_bucket' in keys %}
+    LEFT JOIN (SELECT size_bucket_idx, any_value(size_bucket) AS size_bucket FROM sweeps
+               WHERE size_bucket_idx IS NOT NULL GROUP BY size_bucket_idx) USING (size_bucket_idx)
+{% endif %}
+    SEMI JOIN (SELECT security_code, date FROM units WHERE status = 'done') d
       USING (security_code, date)
 ), s AS (
     SELECT {% for key in keys %}{{ key | ident }}, {% endfor %}

@@ -159,7 +159,9 @@ CREATE TABLE IF NOT EXISTS dark_sweeps (
 );
 -- SPEC §5.10: one row per fill x horizon; source 'real' (a trade of an executed sweep, venue = the
 -- class of its dealsource) or 'sim' (a priced dark match, venue 'dark_sim'); markout_bps =
--- s (mid_after - price) / price x 1e4, mid_after = the mid at fill_ts + horizon_s (NULL: none).
+-- s (mid_after - price) / price x 1e4, mid_after = the mid at fill_ts + horizon_s (NULL: none);
+-- fill_ref = matchgroupid of the trade (real) or the contra order id (sim); group_id and
+-- size_bucket_idx are the sweep's (labels: the sweeps table).
 CREATE TABLE IF NOT EXISTS markouts (
     security_code INTEGER,
     date DATE,
@@ -172,15 +174,9 @@ CREATE TABLE IF NOT EXISTS markouts (
     horizon_s INTEGER,
     mid_after DOUBLE,
     markout_bps DOUBLE,
-    side INTEGER,
     group_id INTEGER,
-    size_bucket VARCHAR,
     size_bucket_idx INTEGER,
-    dealsource INTEGER,
-    matchgroupid UBIGINT,
-    contra_order_id UBIGINT,
-    match_no INTEGER,
-    mid_after_ts BIGINT
+    fill_ref UBIGINT
 );
 -- SPEC §5.10: one row per unit x venue class with trades, plus venue 'all' (every trade of the
 -- unit; present even without trades). Spreads and impact in bps of the mid at the trade,
