@@ -7,7 +7,8 @@
 --             :venue_name VARCHAR[] (the profile's venue classes), :trade_report_codes INTEGER[]
 -- SPEC §5.10: the unit's trades counted once per matchgroupid (a trade report once per (orderid,
 -- matchgroupid)); the representative row is the aggressive one (passiveaggressive = 1) when there
--- is one, else the first by (sequence, row_num); d = its side sign, and signed measures skip
+-- is one, else the first by sequence (rows without one: by row_num, after); d = its side sign
+-- (price, quantity, time and dealsource are the same on both rows of a match); signed measures skip
 -- trades without an aggressive row. Per trade, bps of M(t): effective = 2 d (p - M(t)),
 -- realized = 2 d (p - M(t + H)), impact = 2 d (M(t + H) - M(t)); volume-weighted over the signed
 -- trades with M(t) present (then M(t + H) is present too: same date, later time).
@@ -26,24 +27,32 @@ WITH vc AS (
     WHERE list_contains($read_dates::DATE[], t.date)
       AND list_contains($unit_securities::INTEGER[], t.security_code)
 ), one AS (
-    SELECT tr.* FROM tr SEMI JOIN a_units u ON u.security_code = tr.security_code AND u.date = tr.date
-    QUALIFY row_number() OVER (
-        PARTITION BY tr.security_code, tr.date, tr.matchgroupid,
-                     CASE WHEN list_contains($trade_report_codes::INTEGER[], tr.dealsource) THEN tr.orderid END
-        ORDER BY (tr.passiveaggressive = 1) DESC NULLS LAST, tr.sequence NULLS LAST, tr.row_num NULLS LAST) = 1
+    -- one row per trade: the representative row by the smallest key (aggressive first, then the
+    -- sequence; rows without one after, by row_num), one hash aggregation instead of a sort
+    SELECT security_code, date,
+           arg_min({'t': tradetime, 'ds': dealsource, 'p': tradeprice, 'q': quantity,
+                    'd': CASE WHEN passiveaggressive = 1 THEN CASE side WHEN 1 THEN 1 WHEN 2 THEN -1 END END},
+                   (CASE WHEN passiveaggressive = 1 THEN 0 ELSE 4 END
+                    + CASE WHEN sequence IS NULL THEN 2 ELSE 0 END)::HUGEINT * 18446744073709551616
+                   + coalesce(coalesce(sequence, row_num)::HUGEINT + 9223372036854775808, 0)) AS r
+    FROM tr SEMI JOIN a_units u USING (security_code, date)
+    GROUP BY security_code, date, matchgroupid,
+             CASE WHEN list_contains($trade_report_codes::INTEGER[], dealsource) THEN orderid END
+), q AS (
+    SELECT security_code, date, timestamp, mid FROM a_quotes
 ), m0 AS (
-    SELECT o.*, q.mid AS mid_t, o.tradetime + $liquidity_horizon_s::BIGINT * 1000000000 AS t_h
-    FROM one o ASOF LEFT JOIN a_quotes q
-      ON q.security_code = o.security_code AND q.date = o.date AND o.tradetime >= q.timestamp
-), per_trade AS (
-    SELECT m.security_code, m.date, coalesce(vc.venue, 'other') AS venue, m.quantity, m.tradeprice,
-           CASE WHEN m.passiveaggressive = 1 THEN CASE m.side WHEN 1 THEN 1 WHEN 2 THEN -1 END END AS d,
-           m.mid_t, q.mid AS mid_h
-    FROM m0 m ASOF LEFT JOIN a_quotes q
+    SELECT o.security_code, o.date, o.r.t AS tradetime, o.r.ds AS dealsource, o.r.p AS tradeprice,
+           o.r.q AS quantity, o.r.d AS d, q.mid AS mid_t,
+           o.r.t + $liquidity_horizon_s::BIGINT * 1000000000 AS t_h
+    FROM one o ASOF LEFT JOIN q
+      ON q.security_code = o.security_code AND q.date = o.date AND o.r.t >= q.timestamp
+), s AS (
+    SELECT m.security_code, m.date, coalesce(vc.venue, 'other') AS venue, m.quantity, m.tradeprice, m.d,
+           m.mid_t, q.mid AS mid_h,
+           m.d IS NOT NULL AND m.mid_t IS NOT NULL AND q.mid IS NOT NULL AS signed
+    FROM m0 m ASOF LEFT JOIN q
       ON q.security_code = m.security_code AND q.date = m.date AND m.t_h >= q.timestamp
     LEFT JOIN vc ON vc.dealsource = m.dealsource
-), s AS (
-    SELECT *, d IS NOT NULL AND mid_t IS NOT NULL AND mid_h IS NOT NULL AS signed FROM per_trade
 ), agg AS (
     SELECT security_code, date, CASE WHEN grouping(venue) = 1 THEN 'all' ELSE venue END AS venue,
            count(*) AS trades, sum(quantity) AS volume, sum(tradeprice * quantity) AS value,
