@@ -319,3 +319,11 @@ def test_markout_statistics_against_scipy(tmp_path):
     p = np.array([np.nan if a is None else a for a, _ in allp])
     adj = bh_adjust(p)
     assert all((b is None and np.isnan(c)) or b == pytest.approx(c, rel=1e-12) for (_, b), c in zip(allp, adj))
+
+
+def test_cli_bad_horizons_is_one_line_and_exit_2(tmp_path):
+    from conftest import duckpipe_cli
+    res = duckpipe_cli("run", "--workspace", str(tmp_path), "--set", "markout_horizons=5,1")
+    assert res.returncode == 2
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "markout_horizons" in lines[0] and "Traceback" not in res.stderr
