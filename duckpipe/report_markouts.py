@@ -46,7 +46,7 @@ def build(sec: Any) -> None:
         by_curve: dict[tuple[str, str], list[tuple]] = {}
         for r in ctx["markout_rows"]:
             by_curve.setdefault((r["source"], r["venue"]), []).append(
-                (r["horizon_seconds"], r["mean_markout_bps"], r["ci_low_bps"], r["ci_high_bps"], r["fills_with_mid"]))
+                (r["horizon_seconds"], r["mean_markout_bps"], r["ci_low_bps"], r["ci_high_bps"], r["marked_fills"]))
         colour = {("real", "centre_point"): "cp", ("real", "lit"): "real", ("sim", "dark_sim"): "sim"}
         ctx["charts"]["markouts"] = charts.markout_curves(
             [(label, colour[key], sorted(by_curve.get(key, []))) for key, label in CURVES.items()])

@@ -225,6 +225,7 @@ def test_markouts_section(built):
     assert "-2.80" in sec and "0.70" in sec and "-5.80" in sec        # volume-weighted means (bps)
     assert "12.50" in sec and "25.00" in sec                          # effective and quoted spread
     assert "-999" not in sec and "9,999" not in sec
+    assert "Marked fills" in sec and "mid (A$)" not in sec             # counts are not formatted as prices
     md = r.markdown.read_text()
     assert "Markout curves by source, venue and horizon" in md and "Liquidity by venue class" in md
     names = {p.stem for p in r.csv_files}
