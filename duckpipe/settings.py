@@ -72,6 +72,24 @@ def _sorted_edges(value: Any) -> list[int]:
     return edges
 
 
+_DAY_S = 86_400      # a horizon beyond a day looks past the business date anyway
+
+
+def _horizons(value: Any) -> list[int]:
+    hs = _int_list(value)
+    if not hs or any(not 0 < h <= _DAY_S for h in hs) or any(a >= b for a, b in zip(hs, hs[1:])):
+        raise ValueError("markout horizons must be positive integers (seconds, at most 86400),"
+                         " strictly ascending, e.g. 1,5,60")
+    return hs
+
+
+def _positive_int(value: Any) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"\d+", text) or not 0 < int(text) <= _DAY_S:
+        raise ValueError(f"{value!r} is not a positive integer of seconds (at most 86400)")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     parse: Callable[[Any], Any]
@@ -86,6 +104,8 @@ PARAMS: dict[str, ParamSpec] = {
     "participants": ParamSpec(_int_list, [], "keep orders of these participant ids only (empty: all)"),
     "day_rollover": ParamSpec(_hhmm, None, "local time (the profile's time zone) at or after which events belong to the next date, e.g. 19:00"),
     "size_buckets": ParamSpec(_sorted_edges, [100, 1000, 10000], "size bucket edges in shares"),
+    "markout_horizons": ParamSpec(_horizons, [1, 5, 30, 60, 300], "markout horizons in seconds, ascending (SPEC §5.10)"),
+    "liquidity_horizon_s": ParamSpec(_positive_int, 300, "horizon of realized spread and price impact, seconds (SPEC §5.10)"),
 }
 
 DEFAULT_SCENARIOS: list[dict[str, Any]] = [

@@ -1,4 +1,4 @@
-"""A plain, obviously-correct pure-Python implementation of SPEC §5.1-§5.7, row by row.
+"""A plain, obviously-correct pure-Python implementation of SPEC §5.1-§5.7 and §5.10, row by row.
 
 Independent of the SQL: it reads the same view-shaped rows (dicts, order ids as Python ints) and
 follows the spec text literally, one unit at a time, with naive loops (the dark simulation scans
@@ -6,6 +6,7 @@ every contra for every sweep). Used by the tests to check duckpipe.analysis.step
 """
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from typing import Any
@@ -47,14 +48,21 @@ class Quotes:
             if valid(q["bidprice"], q["offerprice"]):
                 self.by_unit[(q["security_code"], business_date(q["timestamp"], rollover))].append(q)
 
+        # sorted by (timestamp, sequence; a missing sequence first): the last key <= (t, +inf) is the
+        # last quote at or before t, the larger sequence among equal timestamps
+        self.sorted: dict[tuple, tuple[list, list]] = {}
+        for unit, qs in self.by_unit.items():
+            qs = sorted(qs, key=self._key)
+            self.sorted[unit] = ([self._key(q) for q in qs], qs)
+
+    @staticmethod
+    def _key(q: dict) -> tuple:
+        return (q["timestamp"], NEG_INF if q.get("sequence") is None else q["sequence"])
+
     def quote_at(self, sec: int, date: dt.date, t: int) -> dict | None:
-        best = None
-        for q in self.by_unit.get((sec, date), []):
-            if q["timestamp"] <= t:
-                key = (q["timestamp"], NEG_INF if q.get("sequence") is None else q["sequence"])
-                if best is None or key > best[0]:
-                    best = (key, q)
-        return best[1] if best else None
+        keys, qs = self.sorted.get((sec, date), ([], []))
+        i = bisect.bisect_right(keys, (t, float("inf")))
+        return qs[i - 1] if i else None
 
     def mid_at(self, sec: int, date: dt.date, t: int) -> float | None:
         q = self.quote_at(sec, date, t)
@@ -76,13 +84,15 @@ def run(orders: list[dict], trades: list[dict], nbbo: list[dict], units: list[tu
         params: dict | None = None, scenarios: list[dict] | None = None) -> dict[str, list[dict]]:
     """All result tables for ``units`` (rows must be 'completed' view rows)."""
     p = {"qualifying_dealsources": [1], "session_window": None, "participants": [], "day_rollover": None,
-         "size_buckets": [100, 1000, 10000], **(params or {})}
+         "size_buckets": [100, 1000, 10000], "markout_horizons": [1, 5, 30, 60, 300],
+         "liquidity_horizon_s": 300, **(params or {})}
     from duckpipe.settings import DEFAULT_SCENARIOS
     scenarios = scenarios if scenarios is not None else DEFAULT_SCENARIOS
     roll = p["day_rollover"]
     quotes = Quotes(nbbo, roll)
     out: dict[str, list[dict]] = {k: [] for k in
-                                  ("order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps")}
+                                  ("order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps",
+                                   "markouts", "liquidity")}
     unit_set = set(units)
 
     # §5.1 events of each order within each unit
@@ -92,9 +102,11 @@ def run(orders: list[dict], trades: list[dict], nbbo: list[dict], units: list[tu
         if u in unit_set:
             events[u + (o["order_id"],)].append(o)
     unit_trades: dict[tuple, list[dict]] = defaultdict(list)
+    all_trades: dict[tuple, list[dict]] = defaultdict(list)
     for t in trades:
         d = business_date(t["tradetime"], roll) if roll else t["tradedate"]
         unit_trades[(t["security_code"], d, t["orderid"])].append(t)
+        all_trades[(t["security_code"], d)].append(t)
 
     for sec, date in sorted(set(units)):
         states = []
@@ -133,6 +145,9 @@ def run(orders: list[dict], trades: list[dict], nbbo: list[dict], units: list[tu
         m, ds = _simulate(sec, date, states, [s for s in sweeps if s["qualifying"]])
         out["dark_matches"].extend(m)
         out["dark_sweeps"].extend(ds)
+        out["markouts"].extend(_markouts(sweeps, unit_trades, m, quotes, p["markout_horizons"]))
+        out["liquidity"].extend(_liquidity(sec, date, all_trades.get((sec, date), []), quotes,
+                                           p["liquidity_horizon_s"]))
     return out
 
 
@@ -164,8 +179,9 @@ def _state(sec, date, oid, evs, arrival, post, final, quotes: Quotes, edges) -> 
     }
 
 
-def _sweep(st: dict, trades: list[dict], quotes: Quotes, has_cr: bool, qualifying: list[int]) -> dict:
-    # a trade report (dealsource 5) appears twice with the same order id: count it once
+def _sweep_fills(trades: list[dict]) -> list[dict]:
+    """§5.4: a sweep's trades; a trade report (dealsource 5) appears twice with the same order id:
+    count it once."""
     fills, seen = [], set()
     for t in sorted(trades, key=lambda t: (t["sequence"] is None, t["sequence"] or 0)):
         if t["dealsource"] == 5:
@@ -173,6 +189,11 @@ def _sweep(st: dict, trades: list[dict], quotes: Quotes, has_cr: bool, qualifyin
                 continue
             seen.add(t["matchgroupid"])
         fills.append(t)
+    return fills
+
+
+def _sweep(st: dict, trades: list[dict], quotes: Quotes, has_cr: bool, qualifying: list[int]) -> dict:
+    fills = _sweep_fills(trades)
     s = sign(st["side"])
     leaves, tmq = st["final_leaves"], st["final_tmq"]
     group = 1 if tmq > 0 and leaves == 0 else 2 if tmq > 0 and leaves > 0 else 3 if tmq == 0 else None
@@ -291,3 +312,93 @@ def _simulate(sec, date, states: list[dict], qualifying: list[dict]) -> tuple[li
             "real_arrival_cost_bps": sw["arrival_cost_bps"],
         })
     return matches, rows
+
+
+# ------------------------------------------------------------------ §5.10 markouts and liquidity
+
+VENUES = {46: "centre_point", 47: "centre_point", 48: "centre_point", 1: "lit", 44: "lit",
+          20: "auction", 45: "auction", 5: "trade_report"}
+
+
+def venue_of(dealsource: int | None) -> str:
+    return VENUES.get(dealsource, "other")
+
+
+def _markouts(sweeps: list[dict], unit_trades: dict, matches: list[dict], quotes: Quotes,
+              horizons: list[int]) -> list[dict]:
+    """Every fill x horizon: real fills of executed sweeps (§5.4 trades), priced dark matches."""
+    by_id = {sw["order_id"]: sw for sw in sweeps}
+    fills = []
+    for sw in sweeps:
+        if sw["group_id"] not in (1, 2):
+            continue
+        for t in _sweep_fills(unit_trades.get((sw["security_code"], sw["date"], sw["order_id"]), [])):
+            fills.append((sw, "real", venue_of(t["dealsource"]), t["tradetime"], float(t["tradeprice"]),
+                          t["quantity"], t["matchgroupid"], None))       # (..., matchgroupid, contra)
+    for m in matches:
+        if m["price"] is not None:
+            fills.append((by_id[m["sweep_order_id"]], "sim", "dark_sim", m["match_ts"], m["price"], m["quantity"],
+                          None, m["contra_order_id"]))
+    rows = []
+    for sw, source, venue, t, p, q, mg, contra in fills:
+        s = sign(sw["side"])
+        for h in horizons:
+            mid = quotes.mid_at(sw["security_code"], sw["date"], t + h * 10**9)
+            rows.append({"security_code": sw["security_code"], "date": sw["date"], "order_id": sw["order_id"],
+                         "source": source, "venue": venue, "fill_ts": t, "price": p, "quantity": q,
+                         "horizon_s": h, "mid_after": mid,
+                         "markout_bps": None if mid is None or not p else 1e4 * s * (mid - p) / p,
+                         "group_id": sw["group_id"], "fill_ref": mg if source == "real" else contra})
+    return rows
+
+
+def _liquidity(sec: int, date: dt.date, trades: list[dict], quotes: Quotes, H: int) -> list[dict]:
+    """Per venue class and 'all': trades once per matchgroupid (a trade report once per
+    (orderid, matchgroupid)), signed by the aggressive row; plus the time-weighted quoted spread."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for t in trades:
+        groups[(t["matchgroupid"], t["orderid"] if t["dealsource"] == 5 else None)].append(t)
+    per_venue: dict[str, list[tuple]] = defaultdict(list)
+    for rows in groups.values():
+        r = sorted(rows, key=lambda t: (t.get("passiveaggressive") != 1, t["sequence"] is None, t["sequence"] or 0,
+                                        t.get("row_num") is None, t.get("row_num") or 0))[0]
+        d = sign(r["side"]) if r.get("passiveaggressive") == 1 else None
+        m0 = quotes.mid_at(sec, date, r["tradetime"])
+        mh = quotes.mid_at(sec, date, r["tradetime"] + H * 10**9)
+        item = (r["tradeprice"], r["quantity"], d, m0, mh)
+        per_venue[venue_of(r["dealsource"])].append(item)
+        per_venue["all"].append(item)
+    qs, qt = _quoted_spread(quotes.by_unit.get((sec, date), []))
+    n_quotes = len({q["timestamp"] for q in quotes.by_unit.get((sec, date), [])})
+    if not per_venue and not n_quotes:
+        return []
+    per_venue.setdefault("all", [])
+    out = []
+    for venue, items in per_venue.items():
+        signed = [(p, q, d, m0, mh) for p, q, d, m0, mh in items if d is not None and m0 is not None and mh is not None]
+        sv = sum(q for _, q, *_ in signed)
+        def wavg(f, signed=signed, sv=sv):
+            return sum(q * f(p, d, m0, mh) for p, q, d, m0, mh in signed) / sv if sv else None
+        out.append({"security_code": sec, "date": date, "venue": venue, "trades": len(items),
+                    "volume": sum(q for _, q, *_ in items), "value": sum(p * q for p, q, *_ in items),
+                    "eff_spread_bps": wavg(lambda p, d, m0, mh: 2e4 * d * (p - m0) / m0),
+                    "realized_spread_bps": wavg(lambda p, d, m0, mh: 2e4 * d * (p - mh) / m0),
+                    "price_impact_bps": wavg(lambda p, d, m0, mh: 2e4 * d * (mh - m0) / m0),
+                    "horizon_s": H, "quoted_spread_bps": qs, "signed_trades": len(signed), "signed_volume": sv,
+                    "quoted_time_s": qt, "quotes": n_quotes})
+    return out
+
+
+def _quoted_spread(unit_quotes: list[dict]) -> tuple[float | None, float]:
+    """Time-weighted spread (bps of the mid) of the quote in force, from the first to the last quote."""
+    last: dict[int, dict] = {}
+    for q in sorted(unit_quotes, key=lambda q: (q["timestamp"], NEG_INF if q.get("sequence") is None else q["sequence"])):
+        last[q["timestamp"]] = q                       # ties on timestamp: the larger sequence
+    ts = sorted(last)
+    num = den = 0.0
+    for a, b in zip(ts, ts[1:]):
+        q = last[a]
+        mid = (q["bidprice"] + q["offerprice"]) / 2
+        num += (b - a) * 1e4 * (q["offerprice"] - q["bidprice"]) / mid
+        den += b - a
+    return (num / den if den else None), den / 1e9

@@ -194,6 +194,11 @@ def random_unit(rng: random.Random, security: int, date: dt.date, n_orders: int,
                         matchgroupid=g, tradeprice=tp, quantity=fq, nationalbidpricesnapshot=snb,
                         nationalofferpricesnapshot=sno)
             other = BASE_ID + 900_000_000 + g % 1000
-            trades.append({**base, "orderid": oid, "side": side, "sequence": nseq()})
-            trades.append({**base, "orderid": oid if ds == 5 else other, "side": 3 - side, "sequence": nseq()})
+            # aggressor flags without drawing from rng (other tests' data stay the same): mostly one
+            # aggressive row, sometimes the contra side, sometimes none (skipped by signed measures)
+            pa = 0 if g % 7 == 0 else (1 if g % 3 else 0)
+            pa_other = 0 if g % 7 == 0 else 1 - pa
+            trades.append({**base, "orderid": oid, "side": side, "sequence": nseq(), "passiveaggressive": pa})
+            trades.append({**base, "orderid": oid if ds == 5 else other, "side": 3 - side, "sequence": nseq(),
+                           "passiveaggressive": pa_other})
     return orders, trades, nbbo

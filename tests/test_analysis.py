@@ -26,6 +26,8 @@ KEYS = {
     "scenario_costs": ("security_code", "date", "order_id", "scenario"),
     "dark_matches": ("security_code", "date", "sweep_order_id", "match_no"),
     "dark_sweeps": ("security_code", "date", "order_id"),
+    "markouts": ("security_code", "date", "order_id", "source", "fill_ref", "horizon_s"),
+    "liquidity": ("security_code", "date", "venue"),
 }
 
 

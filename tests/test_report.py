@@ -146,7 +146,31 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
         con.execute(f"CREATE OR REPLACE TABLE {table} ({keys}{AGG_COLS})")
         _insert(con, table, [k + (3, 5, 3, 1, 1, 850, 2.84, 3335.2, 22.66, 0.85, 400, 1, 15.0, 7.5, 5.0)
                              for k in keyrows])
+    _markouts(con)
     return con, settings
+
+
+def _markouts(con: duckdb.DuckDBPyConnection) -> None:
+    """SPEC §5.10 rows: markouts of the BIG_ID sweep (110621 on D1) by venue and horizon, liquidity of
+    that unit, and leftovers of the failed unit (quantity 9,999, -999 bps) that must not be counted;
+    then the real aggregate step builds agg_markouts* and agg_liquidity* from them."""
+    from duckpipe.analysis.markouts import build_aggregates
+    rows = []
+    for h, lit, cp, sim in ((1, (-2.0, -4.0), 1.5, (0.5, 1.5)), (60, (-5.0, -7.0), 2.5, (1.0, 3.0))):
+        for (source, venue), values in ((("real", "lit"), zip((300, 200), lit)), (("real", "centre_point"), [(100, cp)]),
+                                        (("sim", "dark_sim"), zip((400, 100), sim))):
+            for q, x in values:
+                rows.append((110621, D1, BIG_ID, source, venue, q, h, x, 1, 1))
+    rows.append((85603, D2, 99, "real", "lit", 9_999, 1, -999.0, 1, 1))
+    con.executemany("INSERT INTO markouts (security_code, date, order_id, source, venue, quantity, horizon_s,"
+                    " markout_bps, group_id, size_bucket_idx) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("INSERT INTO liquidity (security_code, date, venue, trades, volume, value, eff_spread_bps,"
+                    " realized_spread_bps, price_impact_bps, horizon_s, quoted_spread_bps, signed_trades,"
+                    " signed_volume, quoted_time_s) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [(110621, D1, "lit", 10, 1000, 3_340_000, 12.5, 4.5, 8.0, 300, 25.0, 8, 800, 100.0),
+                     (110621, D1, "centre_point", 2, 300, 1_002_000, 3.0, 1.0, 2.0, 300, 25.0, 2, 300, 100.0),
+                     (85603, D2, "lit", 9_999, 9_999, 9, 999.0, 999.0, 0.0, 300, 999.0, 9_999, 9_999, 1.0)])
+    build_aggregates(con, 1000)
 
 
 @pytest.fixture
@@ -189,6 +213,26 @@ def test_html_has_tables_charts_and_traceability(built):
     assert "SELECT group_id" in html and "FROM scenario_costs" in html
     assert "a date fits in 40% of the budget" in html and "by-date" in html   # strategy and reason
     assert "700.00 MiB" in html                     # peak memory of the run
+
+
+def test_markouts_section(built):
+    """SPEC §5.10 in the report: curve chart on a log axis, curve table and liquidity by venue, in the
+    HTML, the Markdown and the CSV exports; the failed unit's rows count nowhere."""
+    _, _, r = built
+    html = r.html.read_text()
+    sec = html[html.index('<section id="markouts"'):html.index('<section id="stats"')]
+    assert sec.count("<svg") == 1 and "Horizon after the fill (log scale)" in sec
+    assert all(f">{h} s<" in sec for h in (1, 60))                   # tick labels of the horizons
+    assert "Real Centre Point" in sec and "Real lit" in sec and "Simulated dark" in sec
+    assert "-2.80" in sec and "0.70" in sec and "-5.80" in sec        # volume-weighted means (bps)
+    assert "12.50" in sec and "25.00" in sec                          # effective and quoted spread
+    assert "-999" not in sec and "9,999" not in sec
+    assert "Marked fills" in sec and "mid (A$)" not in sec             # counts are not formatted as prices
+    md = r.markdown.read_text()
+    assert "Markout curves by source, venue and horizon" in md and "Liquidity by venue class" in md
+    names = {p.stem for p in r.csv_files}
+    assert {"agg_markouts", "agg_markouts_by_group", "agg_markouts_by_size", "agg_liquidity",
+            "agg_liquidity_by_venue"} <= names
 
 
 def test_failed_unit_rows_are_not_counted(built):
@@ -333,7 +377,8 @@ def test_report_over_a_real_run(tmp_path):
     r = api.report(settings)
     assert r.warnings == [], r.warnings            # every section found its tables and columns
     html = r.html.read_text()
-    assert html.count("<svg") == 5 and 'id="unit-warning"' not in html
+    assert html.count("<svg") == 6 and 'id="unit-warning"' not in html
+    assert "Markout curves" in html and "Liquidity by venue class" in html
     con = duckdb.connect(str(settings.db_path), read_only=True)
     try:
         for p in r.csv_files:
@@ -368,6 +413,8 @@ window.addEventListener('load', () => {
     tables: document.querySelectorAll('table').length,
     charts: [...document.querySelectorAll('svg.chart')].filter(s => s.getBoundingClientRect().width > 100).length,
     banner: !!document.getElementById('unit-warning'),
+    markout_chart: (s => s ? Math.round(s.getBoundingClientRect().width) : 0)(document.querySelector('#markouts svg.chart')),
+    markout_points: document.querySelectorAll('#markouts svg.chart [id*="line2d"]').length,
     header_bg: getComputedStyle(document.querySelector('header.top')).backgroundColor});
   document.body.appendChild(pre);
 });
@@ -402,7 +449,8 @@ def test_renders_in_headless_chromium(built, tmp_path):
         pytest.skip("no chromium on PATH (CI: apt-get install -y chromium)")
     seen = _probe(exe, built[2].html, tmp_path)
     assert seen["errors"] == [] and seen["resources"] == [], seen
-    assert seen["tables"] >= 12 and seen["charts"] >= 4 and seen["banner"], seen
+    assert seen["tables"] >= 12 and seen["charts"] >= 5 and seen["banner"], seen
+    assert seen["markout_chart"] > 300 and seen["markout_points"] >= 3, seen   # the markout curves drew
     assert seen["header_bg"] == "rgb(18, 38, 58)"        # the inline CSS applied
     shot = tmp_path / "report.png"
     subprocess.run(_chromium_args(exe, tmp_path / "profile") + [
@@ -430,8 +478,10 @@ def test_empty_result_tables(tmp_path):
     """Done units but no rows anywhere (e.g. a day without Centre Point sweeps): no crash, dashes."""
     con, settings = make_catalog(tmp_path / "ws", problems=False)
     for t in ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps", "stats_tests",
-              *AGGS]:
+              "markouts", "liquidity", *AGGS]:
         con.execute(f"DELETE FROM {t}")
+    from duckpipe.analysis.markouts import build_aggregates
+    build_aggregates(con, 1000)
     r = build_report(con, settings)
     html = r.html.read_text()
     assert r.warnings == [] and "No rows." in html and "<svg" not in html

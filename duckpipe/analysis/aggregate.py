@@ -20,6 +20,7 @@ from ..db import execute
 from ..errors import DuckpipeError
 from ..settings import Settings
 from ..sqlrender import run_script
+from . import markouts
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict
                        price_scale=settings.profile_def.price_scale)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
         con.execute("DROP TABLE IF EXISTS agg_facts")
+        rows.update(markouts.build_aggregates(con, settings.profile_def.price_scale))     # SPEC §5.10 curves and liquidity
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
     return rows
 

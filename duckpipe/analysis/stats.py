@@ -16,6 +16,8 @@ Tests and their columns:
   effect_size = Cohen's d = mean / sd, ci of the mean.
 - ``welch_t`` (G1 - G2): estimate = difference of means, Welch-Satterthwaite df, ci of the
   difference, effect_size = Cohen's d with the pooled sd.
+- ``one_sample_t`` of ``markout_bps:<curve>:<h>s`` (SPEC §5.10, per fill) and ``welch_t_markout``
+  (simulated dark - real lit markouts per horizon), from ``sql/stats/050`` and ``060``.
 - ``anova_size_bucket`` / ``anova_scenario``: statistic = F, df / df2 = k - 1 / N - k,
   effect_size = eta squared.
 
@@ -40,16 +42,18 @@ log = logging.getLogger(__name__)
 
 STATS_TEMPLATES: list[str] = [
     "stats/010_observations.sql", "stats/020_moments.sql", "stats/030_welch.sql",
-    "stats/040_anova.sql", "stats/090_write.sql",
+    "stats/040_anova.sql", "stats/050_markout_moments.sql", "stats/060_markout_welch.sql",
+    "stats/090_write.sql",
 ]
 CONFIDENCE = 0.95
 OUTPUT_COLUMNS = ["scope", "segment", "metric", "test", "n", "statistic", "p_value", "p_adjusted",
                   "effect_size", "ci_low", "ci_high", "note", "effect_measure", "estimate", "df",
                   "df2", "comparison"]
 _COMPARISON = {"paired_t": "real - simulated", "one_sample_t": "mean vs 0",
-               "welch_t": "G1 - G2", "anova_size_bucket": "across size buckets",
+               "welch_t": "G1 - G2", "welch_t_markout": "simulated dark - real lit",
+               "anova_size_bucket": "across size buckets",
                "anova_scenario": "across scenarios"}
-_EFFECT = {"paired_t": "d_z", "one_sample_t": "d", "welch_t": "d_pooled",
+_EFFECT = {"paired_t": "d_z", "one_sample_t": "d", "welch_t": "d_pooled", "welch_t_markout": "d_pooled",
            "anova_size_bucket": "eta_squared", "anova_scenario": "eta_squared"}
 
 Columns = dict[str, np.ndarray]
@@ -66,7 +70,9 @@ def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         run_script(con, "stats/010_observations.sql")
         families = [one_sample_tests(_fetch(con, "stats/020_moments.sql")),
                     welch_tests(_fetch(con, "stats/030_welch.sql")),
-                    anova_tests(_fetch(con, "stats/040_anova.sql"))]
+                    anova_tests(_fetch(con, "stats/040_anova.sql")),
+                    one_sample_tests(_fetch(con, "stats/050_markout_moments.sql")),
+                    welch_tests(_fetch(con, "stats/060_markout_welch.sql"), ("simulated dark", "real lit"))]
         cols = {c: np.concatenate([f[c] for f in families]) for c in OUTPUT_COLUMNS
                 if c != "p_adjusted"}
         cols["p_adjusted"] = bh_adjust(cols["p_value"])
@@ -113,16 +119,16 @@ def one_sample_tests(r: Columns) -> Columns:
     return out
 
 
-def welch_tests(r: Columns) -> Columns:
-    """Welch's t of G1 - G2 with Welch-Satterthwaite degrees of freedom."""
+def welch_tests(r: Columns, labels: tuple[str, str] = ("G1", "G2")) -> Columns:
+    """Welch's t of group 1 - group 2 (G1 - G2, or ``labels``) with Welch-Satterthwaite df."""
     from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     n1, n2 = r["n1"].astype(float), r["n2"].astype(float)
     m1, m2, v1, v2 = r["mean1"], r["mean2"], r["var1"], r["var2"]
     with np.errstate(all="ignore"):
         a, b = v1 / n1, v2 / n2
         se = np.sqrt(a + b)
-        notes = _notes([(n1 < 2, lambda i: f"G1 has fewer than 2 observations (n={int(n1[i])})"),
-                        (n2 < 2, lambda i: f"G2 has fewer than 2 observations (n={int(n2[i])})"),
+        notes = _notes([(n1 < 2, lambda i: f"{labels[0]} has fewer than 2 observations (n={int(n1[i])})"),
+                        (n2 < 2, lambda i: f"{labels[1]} has fewer than 2 observations (n={int(n2[i])})"),
                         (_zero(v1, m1) & _zero(v2, m2), lambda i: "zero variance in both groups")],
                        len(n1))
         diff = m1 - m2

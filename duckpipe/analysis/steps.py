@@ -20,6 +20,7 @@ import pyarrow as pa
 from ..profiles import Profile, get_profile
 from ..settings import PARAMS
 from ..sqlrender import render, run_script
+from . import markouts
 from .simulate import simulate_batch
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ UNIT_TEMPLATES: list[str] = [
     "analysis/060_scenario_costs.sql",
     "analysis/070_dark_inputs.sql",
     "analysis/080_dark_results.sql",
+    "analysis/085_markouts.sql",
+    "analysis/086_liquidity.sql",
     "analysis/090_cleanup.sql",
 ]
 # Jinja macros the steps import: hashed into unit signatures with the steps, never run alone.
@@ -41,7 +44,8 @@ SHARED_TEMPLATES: list[str] = ["analysis/_business_date.sql"]
 _DARK_RESULTS = "analysis/080_dark_results.sql"
 _CLEANUP = "analysis/090_cleanup.sql"
 
-RESULT_TABLES: list[str] = ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps"]
+RESULT_TABLES: list[str] = ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps",
+                             "markouts", "liquidity"]
 _SOURCE = {name: f"a_{name}" for name in RESULT_TABLES}     # result table -> temp table of the batch
 
 
@@ -101,6 +105,7 @@ def render_context(units: list[tuple[int, dt.date]], params: dict[str, Any] | No
         "scn_rest": [str(s.get("rest", "real")) for s in scenarios],
         "scn_impact": [float(s.get("impact_bps", 0.0) or 0.0) for s in scenarios],
     }
+    bind.update(markouts.bind_values(p, profile))
     if p["day_rollover"]:
         bind["day_rollover"] = p["day_rollover"]
     if p["session_window"]:

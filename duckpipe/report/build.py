@@ -26,19 +26,22 @@ from typing import Any
 import duckdb
 import jinja2
 
+from ..analysis import markouts
 from ..db import execute
 from ..engine import runs
 from ..errors import DuckpipeError, EmptyWorkspace
 from ..settings import Settings
-from ..sqlrender import quote_ident, render, split_statements
+from ..sqlrender import render, split_statements
 from . import charts
+from . import markouts as report_markouts
 from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table, money_of
+from .queries import query, run_template, select_all, table_columns
 
 log = logging.getLogger(__name__)
 
 AGG_TABLES = ["agg_global", "agg_by_security", "agg_by_date", "agg_by_participant", "agg_by_hour",
               "agg_by_size", "ts_daily", "ts_hourly"]
-CSV_TABLES = AGG_TABLES + ["stats_tests", "units"]
+CSV_TABLES = AGG_TABLES + markouts.AGG_TABLES + ["stats_tests", "units"]
 EXTENDED = [("agg_by_hour", "By hour of arrival ({tz})"), ("agg_by_size", "By size bucket"),
             ("agg_by_participant", "By participant"), ("agg_by_security", "By security"),
             ("agg_by_date", "By date")]
@@ -54,41 +57,6 @@ class ReportResult:
     performance: Path
     csv_files: list[Path]
     warnings: list[str]
-
-
-# ----------------------------------------------------------------------------- database helpers
-
-def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Columns of a catalog table or view, [] when it does not exist (discovered, not assumed)."""
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-        "AND table_schema = 'main' AND table_catalog = current_database() ORDER BY ordinal_position",
-        [table]).fetchall()]
-
-
-def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None,
-          template: str = "") -> tuple[list[str], list[tuple]]:
-    """Run one statement; return (column names, rows)."""
-    cur = execute(con, sql, params, template=template)
-    return [d[0] for d in cur.description], cur.fetchall()
-
-
-def run_template(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
-                 **ctx: Any) -> tuple[list[str], list[tuple]]:
-    """Render sql/report/<name>.sql and run its statements; return the last one's result."""
-    result: tuple[list[str], list[tuple]] = ([], [])
-    for stmt in split_statements(render(f"report/{name}.sql", **ctx)):
-        result = query(con, stmt, params, template=f"report/{name}.sql")
-    return result
-
-
-def select_all(con: duckdb.DuckDBPyConnection, table: str, order: str = "") -> tuple[list[str], list[tuple]]:
-    """SELECT * of a whitelisted table ('' order or a column of that table)."""
-    cols = table_columns(con, table)
-    if not cols:
-        return [], []
-    by = f" ORDER BY {quote_ident(order)} DESC NULLS LAST" if order in cols else " ORDER BY ALL"
-    return query(con, f"SELECT * FROM {quote_ident(table)}{by}")
 
 
 # ----------------------------------------------------------------------------- sections
@@ -520,6 +488,7 @@ def _build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: P
                  "kpis"):
         sec.safe(name, getattr(sec, name))
     build_charts(sec)
+    sec.safe("markouts", lambda: report_markouts.build(sec))
     if units_filter is not None:
         sec.warnings.append("a units filter is set: the result tables cover the selected units, but the "
                             "aggregates, statistics and CSV exports cover all done units")

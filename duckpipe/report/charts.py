@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (backend must be chosen first)
 
 log = logging.getLogger(__name__)
 
-PALETTE = {"real": "#1f5f8b", "sim": "#e07b39", "g1": "#2e7d32", "g2": "#f9a825",
+PALETTE = {"real": "#1f5f8b", "sim": "#e07b39", "cp": "#6a4c93", "g1": "#2e7d32", "g2": "#f9a825",
            "g3": "#9e9e9e", "neg": "#c62828", "grid": "#e3e7ec", "text": "#2b3440"}
 _RC = {
     "svg.fonttype": "none", "svg.hashsalt": "duckpipe", "font.family": "sans-serif",
@@ -174,3 +174,33 @@ def hourly_profile(hours: Sequence[int], values: Sequence[float | None], label: 
                    line: Sequence[float | None] | None = None, line_label: str = "") -> str:
     """Bars by hour of day (all dates together), optional line on a second axis."""
     return daily_series([f"{h:02d}:00" for h in hours], values, label, line, line_label)  # type: ignore[arg-type]
+
+
+def markout_curves(series: Sequence[tuple[str, str, Sequence[tuple[int, float | None, float | None,
+                                                                   float | None, int]]]]) -> str:
+    """Markout curves (SPEC §5.10): volume-weighted mean bps per horizon on a log axis, with 95%
+    intervals; ``series`` = (label, palette key, [(horizon_s, mean, ci_low, ci_high, fills)])."""
+    items = [(label, key, [p for p in pts if p[1] is not None]) for label, key, pts in series]
+    items = [it for it in items if it[2]]
+    if not items:
+        return ""
+    with plt.rc_context(_RC):
+        fig, ax = _figure(6.4, 3.2)
+        nudge = {i: 1.0 + 0.06 * (i - (len(items) - 1) / 2) for i in range(len(items))}  # keep bars apart
+        for i, (label, key, pts) in enumerate(items):
+            xs = [h * nudge[i] for h, *_ in pts]
+            ys = [m for _, m, *_ in pts]
+            lo = [m - l if l is not None else 0.0 for _, m, l, _, _ in pts]
+            hi = [u - m if u is not None else 0.0 for _, m, _, u, _ in pts]
+            n = max(f for *_, f in pts)
+            ax.errorbar(xs, ys, yerr=[lo, hi], color=PALETTE.get(key, key), marker="o", markersize=4,
+                        linewidth=1.4, capsize=3, elinewidth=0.9, label=f"{label} (≤{n:,} fills)")
+        ax.set_xscale("log")
+        hs = sorted({h for _, _, pts in items for h, *_ in pts})
+        ax.set_xticks(hs, [f"{h:g} s" for h in hs])
+        ax.minorticks_off()
+        ax.axhline(0, color=PALETTE["text"], linewidth=0.8, linestyle=":")
+        ax.set_xlabel("Horizon after the fill (log scale)")
+        ax.set_ylabel("Markout (bps, vol.-weighted, ±95% CI)")
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8)
+        return _to_svg(fig)

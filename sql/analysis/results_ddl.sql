@@ -157,3 +157,45 @@ CREATE TABLE IF NOT EXISTS dark_sweeps (
     real_time_to_first_fill_s DOUBLE,
     real_vwte_s DOUBLE
 );
+-- SPEC §5.10: one row per fill x horizon; source 'real' (a trade of an executed sweep, venue = the
+-- class of its dealsource) or 'sim' (a priced dark match, venue 'dark_sim'); markout_bps =
+-- s (mid_after - price) / price x 1e4, mid_after = the mid at fill_ts + horizon_s (NULL: none);
+-- fill_ref = matchgroupid of the trade (real) or the contra order id (sim); group_id and
+-- size_bucket_idx are the sweep's (labels: the sweeps table).
+CREATE TABLE IF NOT EXISTS markouts (
+    security_code INTEGER,
+    date DATE,
+    order_id UBIGINT,
+    source VARCHAR,
+    venue VARCHAR,
+    fill_ts BIGINT,
+    price DOUBLE,
+    quantity BIGINT,
+    horizon_s INTEGER,
+    mid_after DOUBLE,
+    markout_bps DOUBLE,
+    group_id INTEGER,
+    size_bucket_idx INTEGER,
+    fill_ref UBIGINT
+);
+-- SPEC §5.10: one row per unit x venue class with trades, plus venue 'all' (every trade of the
+-- unit; present even without trades). Spreads and impact in bps of the mid at the trade,
+-- volume-weighted over signed_volume (trades with an aggressive row and a mid); quoted spread
+-- time-weighted over quoted_time_s; value = sum(price x quantity) in price units.
+CREATE TABLE IF NOT EXISTS liquidity (
+    security_code INTEGER,
+    date DATE,
+    venue VARCHAR,
+    trades BIGINT,
+    volume BIGINT,
+    value BIGINT,
+    eff_spread_bps DOUBLE,
+    realized_spread_bps DOUBLE,
+    price_impact_bps DOUBLE,
+    horizon_s INTEGER,
+    quoted_spread_bps DOUBLE,
+    signed_trades BIGINT,
+    signed_volume BIGINT,
+    quoted_time_s DOUBLE,
+    quotes BIGINT
+);
