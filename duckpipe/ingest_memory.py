@@ -5,7 +5,7 @@ DuckDB's CSV reader keeps its read buffers (32 MiB each by default, one or more 
 pinned in the same budget, so at 64-256 MB the sort cannot get a block and the file fails
 with out-of-memory. The read buffer and the number of reader/sort threads are therefore sized
 from the limit: at 1 GB and above nothing changes (32 MiB buffers, all threads); at 128 MB
-the file streams through 4 MiB buffers and one thread, and the sort spills to temp_directory.
+the file streams through 7 MiB buffers and one thread, and the sort spills to temp_directory.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ MiB = 1 << 20
 MAX_LINE = 2 * MiB                 # DuckDB's max_line_size default: the buffer must exceed it
 DEFAULT_BUFFER = 32 * MiB          # DuckDB's default CSV buffer (16 x max_line_size)
 MIN_BUFFER = 4 * MiB
-BUFFER_SHARE = 32                  # one buffer is at most 1/32 of the limit
+BUFFER_SHARE = 16                  # one buffer is at most 1/16 of the limit
 THREAD_BUDGET = 128 * MiB          # each reader/sort thread gets at least this much of the limit
 _UNITS = {"b": 1, "kib": 1 << 10, "mib": MiB, "gib": 1 << 30, "tib": 1 << 40,
           "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12}
