@@ -157,16 +157,19 @@ def scan(path: Path, gz: bool, ncols: int | None = None) -> LineScan:
     last = b"\n"                   # last normalised byte seen (a file starting with \n: line 1 blank)
     for c in _chunks(path, gz):
         out.crc = zlib.crc32(c, out.crc)
-        out.n_lf += c.count(b"\n")
+        lf = c.count(b"\n")
+        out.n_lf += lf
         if b"\r" in c:
             out.n_cr += c.count(b"\r")
             out.n_crlf += c.count(b"\r\n")
-        norm = _norm(c)
+            norm = _norm(c)
+            n = norm.count(b"\n")
+        else:
+            norm, n = c, lf
         if last == b"\n" and norm[:1] == b"\n":
             out.blank += 1
         if b"\n\n" in norm:
             out.blank += len(_BLANKS.findall(norm))
-        n = norm.count(b"\n")
         if q.open is not None or b'"' in norm or b'"' in partial:
             parts = (bytes(partial) + norm).split(b"\n")
             partial = bytearray(parts.pop())

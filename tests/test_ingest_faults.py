@@ -238,3 +238,24 @@ def test_csv_buffer_follows_the_limit(limit, want):
     con.execute(f"SET memory_limit = '{limit}'")
     assert csv_buffer_size(con) == want
     assert re.fullmatch(r"[0-9.]+ [KMG]iB", con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_line_splitter_quotes_and_endings_across_chunk_boundaries(tmp_path, monkeypatch, chunk):
+    """The splitter alone, with tiny chunks: spans, blank lines inside a quoted field (not blank
+    lines of the file), a stray quote, raw bytes of a span with its original endings."""
+    from duckpipe import linesplit
+    monkeypatch.setattr(linesplit, "CHUNK", chunk)
+    data = (b'a,b,c\r\n1,"x\r\n\r\ny",3\n\n2,z"z,4\r5,q,6\r\n7,"p\n",8')
+    # lines: 1 hdr | 2 1,"x | 3 (in quote) | 4 y",3 | 5 blank | 6 2,z"z,4 | 7 5,q,6 | 8 7,"p | 9 ",8
+    p = tmp_path / "f.csv"
+    p.write_bytes(data)
+    sc = linesplit.scan(p, False, 3)
+    assert sc.lines == 9 and sc.blank == 1
+    assert sc.spans == {2: 4, 8: 9} and sc.bad_quotes == [6]
+    assert sc.records == 4 and sc.mixed_endings            # two spans, line 6, line 7
+    assert linesplit.extract(p, False, {2: 4, 6: 6, 8: 9}) == {
+        2: b'1,"x\r\n\r\ny",3', 6: b'2,z"z,4', 8: b'7,"p\n",8'}
+    out = tmp_path / "s.csv"
+    linesplit.sanitise(p, False, out, {6})
+    assert out.read_bytes() == b'a,b,c\n1,"x\n\ny",3\n\n\n5,q,6\n7,"p\n",8'
