@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 import resource
@@ -279,7 +280,7 @@ def _finish_csv(con, f: InputFile, gz: bool, header: bytes, sc: LineScan, res: L
     if sc.spans:
         starts = sorted(sc.spans)
         cont = [sc.spans[s] - s for s in starts]
-        before = [sum(cont[:i]) for i in range(len(starts))]
+        before = [0, *itertools.accumulate(cont)][:-1]       # continuation lines before each span
         con.register("_dp_spans", pa.table({"dline": [s - b for s, b in zip(starts, before)],
                                             "cont": cont}))
         con.execute("UPDATE _dp_rejects SET line = line + (SELECT coalesce(sum(cont), 0) FROM _dp_spans"
