@@ -4,7 +4,7 @@ Measured on a 214 MB orders CSV (issue 12): the sort of the typed read spills co
 DuckDB's CSV reader keeps its read buffers (32 MiB each by default, one or more per thread)
 pinned in the same budget, so at 64-256 MB the sort cannot get a block and the file fails
 with out-of-memory. The read buffer and the number of reader/sort threads are therefore sized
-from the limit: at 1 GB and above nothing changes (32 MiB buffers, all threads); at 128 MB
+from the limit: at 1 GB and above nothing changes (DuckDB's own buffers, all threads); at 128 MB
 the file streams through 7 MiB buffers and one thread, and the sort spills to temp_directory.
 """
 from __future__ import annotations
@@ -32,9 +32,11 @@ def memory_limit(con: duckdb.DuckDBPyConnection) -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def csv_buffer_size(con: duckdb.DuckDBPyConnection) -> int:
-    """CSV read buffer: DuckDB's default on large limits, smaller (>= 4 MiB) on small ones."""
-    return max(MIN_BUFFER, min(DEFAULT_BUFFER, memory_limit(con) // BUFFER_SHARE // MiB * MiB))
+def csv_buffer_size(con: duckdb.DuckDBPyConnection) -> int | None:
+    """CSV read buffer: None (DuckDB's own default, the read is unchanged) on large limits,
+    1/16 of the limit (>= 4 MiB) on small ones."""
+    size = max(MIN_BUFFER, memory_limit(con) // BUFFER_SHARE // MiB * MiB)
+    return size if size < DEFAULT_BUFFER else None
 
 
 def ingest_threads(limit_bytes: int, threads: int) -> int:
