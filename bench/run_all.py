@@ -19,6 +19,8 @@ ROOT = HERE.parent
 BENCHES = [
     ("Ingest vs Polars (issue: ingest)", ["bench/bench_ingest.py", "--gb", "2", "--memory-limit", "1GB", "--polars-sorted",
                                           "--threads", "2", "--out", "bench/out/ingest"]),
+    ("Ingest of a 214 MB file at --memory-limit 128MB (issue 12)",
+     ["bench/bench_ingest_small_limit.py", "--limit", "128MB", "--out", "bench/out/small_limit"]),
     ("Engine overhead per unit (issue: engine)", ["bench/bench_engine.py"]),
     ("Dark-book simulation and batch compute (issue: analysis)", ["bench/bench_simulate.py"]),
     ("End to end, 20 securities x 10 days x 8,000 orders (issue: analysis)", ["bench/bench_e2e.py"]),

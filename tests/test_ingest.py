@@ -156,8 +156,8 @@ def test_bad_rows_rejected_with_line_column_reason_and_bytes(tmp_path, gz):
 
 
 def test_scan_lines_chunk_boundaries(tmp_path, monkeypatch):
-    from duckpipe.ingest import rawfiles
-    monkeypatch.setattr(rawfiles, "CHUNK", 7)
+    from duckpipe.ingest import linesplit
+    monkeypatch.setattr(linesplit, "CHUNK", 7)
     data = b"h1,h2\n\nabc,def\r\n\r\n\nlong,line,here\nx"
     p = tmp_path / "f.csv"
     p.write_bytes(data)
@@ -349,22 +349,25 @@ def test_fast_sydney_date_matches_icu():
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5, 64])
 def test_scan_lines_matches_naive_count(tmp_path, monkeypatch, chunk):
-    """Random CR/LF/blank mixes: lines and blank lines as a per-line loop counts them."""
+    """Random CR/LF/blank mixes: lines and blank lines as a per-line loop counts them, with
+    CRLF, LF and a lone CR each ending a physical line (docs/TO_VERIFY.md)."""
     import random
+    import re
 
-    from duckpipe.ingest import rawfiles
-    monkeypatch.setattr(rawfiles, "CHUNK", chunk)
+    from duckpipe.ingest import linesplit
+    monkeypatch.setattr(linesplit, "CHUNK", chunk)
     rng = random.Random(chunk)
     for k in range(40):
         data = bytes(rng.choice(b"a\n\n\r,") for _ in range(rng.randrange(0, 60)))
         p = tmp_path / f"f{k}.csv"
         p.write_bytes(data)
-        lines = data.split(b"\n")
+        lines = re.split(rb"\r\n|\r|\n", data)
         if lines and lines[-1] == b"":
             lines.pop()
-        blank = sum(1 for i, ln in enumerate(lines) if ln in (b"", b"\r") and data.count(b"\n") > i)
-        scan = scan_lines(p, False, [])
+        blank = sum(1 for ln in lines if ln == b"")
+        scan = scan_lines(p, False, list(range(1, len(lines) + 1)))
         assert (scan.lines, scan.blank) == (len(lines), blank), data
+        assert scan.raw == {i + 1: ln for i, ln in enumerate(lines)}, data
 
 
 def test_parquet_input_several_dates_sorted_with_reject(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import logging
 import os
 import resource
@@ -37,7 +38,9 @@ from ..errors import InputError, Interrupted
 from ..profiles import Profile, TableDef
 from ..settings import Settings
 from ..sqlrender import render
-from .rawfiles import InputFile, LineScan, discover, fingerprint, parse_header, read_header, scan_lines
+from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
+from .memory import csv_buffer_size, ingest_threads, memory_limit
+from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +160,7 @@ def _account(con: duckdb.DuckDBPyConnection, res: Loaded, scan: LineScan) -> Non
     """rows_read from the physical count; any row the parser lost becomes an explicit reject."""
     res.lines, res.blank, res.crc = scan.lines, scan.blank, f"crc32:{scan.crc:08x}"
     res.rows_rejected = con.execute("SELECT count(*) FROM _dp_rejects").fetchone()[0]
-    physical = max(0, scan.lines - 1 - scan.blank)
-    deficit = physical - res.rows_loaded - res.rows_rejected
+    deficit = max(0, scan.records) - res.rows_loaded - res.rows_rejected
     if deficit > 0:
         log.warning("%d physical line(s) not accounted for by the CSV parser", deficit)
         con.execute("INSERT INTO _dp_rejects VALUES (NULL, NULL, $r, NULL, 'UNACCOUNTED')",
@@ -205,21 +207,96 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     if not any(names):
         raise InputError(f"{f.path}: empty file, no header line")
     file_cols, present = map_columns(tdef, names, f.path)
-    counting = pool.submit(scan_lines, f.path, gz, [])
-    (stmt,) = _statements("ingest/sorted_csv.sql", file_cols=file_cols, path=str(f.path),
-                          compression="gzip" if gz else "none",
-                          required=[c.name for c in tdef.columns if c.required and c.name in present],
-                          rejects_table=REJ_T, rejects_scan=REJ_S, **_event_ctx(tdef, present))
-    try:
+
+    def attempt(path: str, compression: str) -> None:
+        (stmt,) = _statements("ingest/sorted_csv.sql", file_cols=file_cols, path=path,
+                              compression=compression, buffer_size=_csv_buffer(con),
+                              required=[c.name for c in tdef.columns if c.required and c.name in present],
+                              rejects_table=REJ_T, rejects_scan=REJ_S, **_event_ctx(tdef, present))
         _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
-    finally:
-        scan = counting.result()
-    wanted = _csv_rejects(con, f, header)
-    if wanted:
-        scan.raw = scan_lines(f.path, gz, wanted).raw
-    _fill_raw(con, scan, header)
-    _account(con, res, scan)
+
+    def discard() -> None:
+        for rel, _, _ in res.store:
+            Path(store.absolute(rel, root)).unlink(missing_ok=True)
+        for tmp in out_dir.rglob(f"{file_id}.parquet.tmp"):
+            tmp.unlink(missing_ok=True)
+        res.store.clear()
+        res.slices.clear()
+        res.rows_loaded = 0
+
+    sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
+    _finish_csv(con, f, gz, header, sc, res)
     return res
+
+
+def _csv_buffer(con: duckdb.DuckDBPyConnection) -> int:
+    """DuckDB's CSV read buffer for the current memory limit (see ingest/memory.py)."""
+    return csv_buffer_size(con)
+
+
+def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file_id: str,
+              attempt: Callable[[str, str], None], discard: Callable[[], None]) -> LineScan:
+    """Run ``attempt(path, compression)`` on the file as it is, or on a sanitised copy (``\\n``
+    line endings, lines with a quote that never closes emptied; same line numbers) when the
+    line splitter finds that DuckDB cannot read it as it is. A file that looks regular in its
+    first chunk is scanned alongside the read (no extra time); if the scan then finds an
+    irregularity, the read is discarded and repeated on the sanitised copy."""
+    early = peek_irregular(f.path, gz)
+    counting = None if early else pool.submit(scan, f.path, gz, ncols)
+    sc = scan(f.path, gz, ncols) if early else None
+    failure: BaseException | None = None
+    if sc is None or not sc.needs_sanitise:
+        try:
+            attempt(str(f.path), "gzip" if gz else "none")
+        except (duckdb.Error, QueryError) as exc:
+            failure = exc
+        finally:
+            if counting is not None:
+                sc = counting.result()
+        if not sc.needs_sanitise:
+            if failure is not None:
+                raise failure
+            return sc
+        discard()
+        _drop_rejects(con)
+    log.info("%s: %s; reading a copy with normalised line endings", f.path,
+             f"{len(sc.bad_quotes)} line(s) with a quote that never closes" if sc.bad_quotes
+             else "mixed or CR-only line endings")
+    staging.mkdir(parents=True, exist_ok=True)
+    copy = staging / f"{file_id}.csv"
+    try:
+        sanitise(f.path, gz, copy, set(sc.bad_quotes))
+        attempt(str(copy), "none")
+    finally:
+        copy.unlink(missing_ok=True)
+    return sc
+
+
+def _finish_csv(con, f: InputFile, gz: bool, header: bytes, sc: LineScan, res: Loaded) -> None:
+    """Rejects on physical lines (DuckDB numbers records), the splitter's own quote rejects,
+    exact raw bytes, and the rows_read account."""
+    _csv_rejects(con, f, header)
+    if sc.spans:
+        starts = sorted(sc.spans)
+        cont = [sc.spans[s] - s for s in starts]
+        before = [0, *itertools.accumulate(cont)][:-1]       # continuation lines before each span
+        con.register("_dp_spans", pa.table({"dline": [s - b for s, b in zip(starts, before)],
+                                            "cont": cont}))
+        con.execute("UPDATE _dp_rejects SET line = line + (SELECT coalesce(sum(cont), 0) FROM _dp_spans"
+                    " WHERE dline < _dp_rejects.line)")
+        con.unregister("_dp_spans")
+    if sc.bad_quotes:
+        con.register("_dp_quotes", pa.table({"line": pa.array(sc.bad_quotes, pa.int64())}))
+        con.execute("INSERT INTO _dp_rejects SELECT line, NULL, 'quote error: a quoted field opened on this"
+                    " line never closes (the line is rejected on its own; the next line is read as a new"
+                    " row)', NULL, 'UNTERMINATED QUOTE' FROM _dp_quotes")
+        con.unregister("_dp_quotes")
+    wanted = [r[0] for r in con.execute(
+        "SELECT DISTINCT line FROM _dp_rejects WHERE line IS NOT NULL ORDER BY line").fetchall()]
+    if wanted:
+        sc.raw = extract(f.path, gz, {w: sc.spans.get(w, w) for w in wanted})
+    _fill_raw(con, sc, header)
+    _account(con, res, sc)
 
 
 def _statements(template: str, **ctx) -> list[str]:
@@ -365,16 +442,15 @@ def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, root: Path, 
         names = _dedupe([n or f"column{i}" for i, n in enumerate(parse_header(header))])
         if not any(parse_header(header)):
             raise InputError(f"{f.path}: empty file, no header line")
-        counting = pool.submit(scan_lines, f.path, gz, [])
-        _sql(con, "ingest/stage_reference.sql", names=names, path=str(f.path),
-             compression="gzip" if gz else "none", rejects_table=REJ_T, rejects_scan=REJ_S)
-        res.rows_loaded = con.execute("SELECT count(*) FROM _dp_ref").fetchone()[0]
-        wanted = _csv_rejects(con, f, header)
-        scan = counting.result()
-        if wanted:
-            scan.raw = scan_lines(f.path, gz, wanted).raw
-        _fill_raw(con, scan, header)
-        _account(con, res, scan)
+
+        def attempt(path: str, compression: str) -> None:
+            _sql(con, "ingest/stage_reference.sql", names=names, path=path, compression=compression,
+                 buffer_size=_csv_buffer(con), rejects_table=REJ_T, rejects_scan=REJ_S)
+            res.rows_loaded = con.execute("SELECT count(*) FROM _dp_ref").fetchone()[0]
+
+        sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt,
+                       lambda: None)
+        _finish_csv(con, f, gz, header, sc, res)
         cs = [f"c{i}" for i in range(len(names))]
         counts = _sql(con, "ingest/infer_reference.sql", cols=cs).fetchone()
         cols = [(c, _qraw(n), _infer(counts[4 * i: 4 * i + 4])) for i, (c, n) in enumerate(zip(cs, names))]
@@ -505,12 +581,18 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, s
             for path in settings.store_dir.rglob(f"{file_id}.*"):     # nothing of it was committed
                 path.unlink(missing_ok=True)
             raise KeyboardInterrupt from exc   # whatever the interrupted query raised (issue 12)
-        if not isinstance(exc, (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error,
-                                gzip.BadGzipFile, pa.ArrowException)):
+        if not isinstance(exc, Exception):
             raise
-        error = (exc.message if isinstance(exc, InputError)
-                 else f"{p}: {(exc.message if isinstance(exc, QueryError) else f'{type(exc).__name__}: {exc}').splitlines()[0]}")
+        if isinstance(exc, (duckdb.Error, QueryError, InputError, OSError, EOFError, zlib.error,
+                            gzip.BadGzipFile, pa.ArrowException)):
+            error = (exc.message if isinstance(exc, InputError)
+                     else f"{p}: {(exc.message if isinstance(exc, QueryError) else f'{type(exc).__name__}: {exc}').splitlines()[0]}")
+        else:                              # one file never stops the others
+            log.debug("unexpected failure on %s", p, exc_info=True)
+            error = (f"{p}: unexpected failure while reading ({type(exc).__name__}:"
+                     f" {str(exc).splitlines()[0] if str(exc) else ''})")
         status, res = "failed", None
+    if status == "failed":
         for path in settings.store_dir.rglob(f"{file_id}.*"):
             path.unlink(missing_ok=True)
     seconds = time.monotonic() - t0
@@ -555,27 +637,35 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     watch = progress if progress is not None and hasattr(progress, "file_started") else None
     if watch:
         watch.begin(con, [f.path for f in files])
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for i, f in enumerate(files, 1):
-            if watch:
-                watch.file_started(i, f.path)
-            try:
-                if stop is not None and stop.is_set():
-                    raise KeyboardInterrupt
-                r = _ingest_one(con, f, settings, profile, pool, stop)
-            except BaseException as exc:           # an interrupted query raises many types
-                if not isinstance(exc, KeyboardInterrupt) and not (stop is not None and stop.is_set()):
-                    raise
-                done = sum(x.status == "loaded" for x in summary.files)
-                raise Interrupted(f"interrupted: {done} file(s) ingested, {f.path} rolled back."
-                                  " Run the same command again to resume.") from None
-            summary.files.append(r)
-            if r.status == "loaded":
-                summary.bytes_read += f.path.stat().st_size
-            if watch:
-                watch.file_done(i, f.path, r.status, r.rows_loaded if r.status == "loaded" else 0)
-            elif progress:
-                progress(r.path, i, len(files))
+    threads = ingest_threads(memory_limit(con), settings.threads)
+    if threads != settings.threads:
+        log.info("ingest uses %d thread(s) under memory_limit %s", threads, settings.memory_limit)
+        con.execute(f"SET threads = {int(threads)}")
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for i, f in enumerate(files, 1):
+                if watch:
+                    watch.file_started(i, f.path)
+                try:
+                    if stop is not None and stop.is_set():
+                        raise KeyboardInterrupt
+                    r = _ingest_one(con, f, settings, profile, pool, stop)
+                except BaseException as exc:           # an interrupted query raises many types
+                    if not isinstance(exc, KeyboardInterrupt) and not (stop is not None and stop.is_set()):
+                        raise
+                    done = sum(x.status == "loaded" for x in summary.files)
+                    raise Interrupted(f"interrupted: {done} file(s) ingested, {f.path} rolled back."
+                                      " Run the same command again to resume.") from None
+                summary.files.append(r)
+                if r.status == "loaded":
+                    summary.bytes_read += f.path.stat().st_size
+                if watch:
+                    watch.file_done(i, f.path, r.status, r.rows_loaded if r.status == "loaded" else 0)
+                elif progress:
+                    progress(r.path, i, len(files))
+    finally:
+        if threads != settings.threads:
+            con.execute(f"SET threads = {int(settings.threads)}")
     _drop_rejects(con)
     store.refresh_catalog_views(con, profile)
     summary.rows_loaded = sum(r.rows_loaded for r in summary.files if r.status == "loaded")

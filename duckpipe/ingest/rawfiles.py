@@ -8,22 +8,17 @@ from __future__ import annotations
 
 import csv
 import glob
-import gzip
 import hashlib
 import os
-import re
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
 from ..profiles import Profile
+from .linesplit import LineScan, extract, read_header, scan  # noqa: F401 (read_header re-exported)
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
-CHUNK = 8 << 20
-RAW_CAP = 4 << 20            # raw bytes kept per rejected line (DuckDB's own limit is 2 MB)
 FP_BYTES = 1 << 20
-_BLANK = re.compile(rb"\n(?=\r?\n)")
 
 
 @dataclass
@@ -84,75 +79,12 @@ def fingerprint(path: Path, size: int) -> str:
 
 # ---------------------------------------------------------------- byte-level pass
 
-@dataclass
-class LineScan:
-    lines: int = 0
-    blank: int = 0
-    crc: int = 0
-    raw: dict[int, bytes] = field(default_factory=dict)
-
-
-def _open(path: Path, gz: bool):
-    return gzip.open(path, "rb") if gz else open(path, "rb")
-
-
-def read_header(path: Path, gz: bool) -> bytes:
-    """The first physical line (the header), without its terminator."""
-    with _open(path, gz) as fh:
-        return fh.readline(1 << 20).rstrip(b"\r\n")
-
-
-def _count_blank(buf: bytes, tail_len: int) -> int:
-    """Empty lines whose terminating newline lies past the carried-over tail."""
-    if b"\n\n" not in buf and b"\n\r\n" not in buf:
-        return 0
-    n = 0
-    for m in _BLANK.finditer(buf):
-        end = m.start() + (1 if buf[m.start() + 1] == 10 else 2)
-        n += end >= tail_len
-    return n
-
-
 def scan_lines(path: Path, gz: bool, wanted: list[int]) -> LineScan:
-    """Stream the decompressed file once: lines, blank lines, CRC32, raw bytes of ``wanted`` lines.
-
-    Python only touches chunks (C-level count/find/split), never a per-line loop over the
-    whole file, and copies nothing but the few bytes around chunk boundaries: blank lines
-    are looked for with a regex only in chunks that contain one. ``wanted`` must be sorted.
-    """
-    out, wi, line, tail, last = LineScan(), 0, 1, b"\n", b""
-    cur: bytearray | None = None
-    cur_line = 0
-    with _open(path, gz) as fh:
-        while chunk := fh.read(CHUNK):
-            out.crc = zlib.crc32(chunk, out.crc)
-            n = chunk.count(b"\n")
-            edge = tail + chunk[:2]                   # blank lines across the boundary
-            out.blank += _count_blank(edge, len(tail)) - _count_blank(edge[len(tail):], 0) \
-                if edge.find(b"\n", 0, len(tail)) >= 0 else 0
-            if b"\n\n" in chunk or b"\n\r\n" in chunk:
-                out.blank += _count_blank(chunk, 0)
-            if cur is not None or (wi < len(wanted) and wanted[wi] <= line + n):
-                parts = chunk.split(b"\n")
-                if cur is not None:
-                    cur += parts[0][: max(0, RAW_CAP - len(cur))]
-                    if n:
-                        out.raw[cur_line] = bytes(cur).rstrip(b"\r")
-                        cur = None
-                while wi < len(wanted) and wanted[wi] <= line + n:
-                    idx = wanted[wi] - line
-                    if idx == n:
-                        cur, cur_line = bytearray(parts[idx][:RAW_CAP]), wanted[wi]
-                    elif idx > 0 or not out.raw.get(wanted[wi]):
-                        out.raw[wanted[wi]] = parts[idx][:RAW_CAP].rstrip(b"\r")
-                    wi += 1
-            line += n
-            out.lines += n
-            tail, last = (tail + chunk[-2:])[-2:], chunk[-1:]
-    if cur is not None:
-        out.raw[cur_line] = bytes(cur).rstrip(b"\r")
-    if last and last != b"\n":
-        out.lines += 1
+    """Physical lines, blank lines, CRC32 and the exact bytes of the ``wanted`` lines
+    (the line splitter of ``linesplit``: CRLF, LF and lone CR all end a line)."""
+    out = scan(path, gz)
+    if wanted:
+        out.raw = extract(path, gz, {w: w for w in wanted})
     return out
 
 
