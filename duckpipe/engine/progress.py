@@ -139,6 +139,7 @@ class RunStatus:
     cpu_percent: float = 0.0
     paused: str = ""
     strategy: str = ""
+    workers: dict[str, int] = field(default_factory=dict)   # units committed per Dask worker address
     updated_at: float = field(default_factory=time.time)
 
 
