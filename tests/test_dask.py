@@ -229,3 +229,48 @@ def test_task_share_of_a_worker():
     assert task_settings(job, None, 1, 2, "x").memory_limit == "3GB"              # no worker limit: the run's
     assert task_settings(job, None, 1, 2, "x").threads == 2                       # no more than its cores
     assert local_task_memory_bytes(3 * 2**30, 2) == 2**30                         # 2 workers + coordinator
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_local_cluster_cancels_exits_3_and_leaves_no_worker(workspace):
+    """--workers 2 (a LocalCluster of processes): SIGINT mid-run -> exit 3, no unit left running,
+    no worker process left behind; the next run resumes and finishes."""
+    import psutil
+    proc = subprocess.Popen([sys.executable, "-m", "duckpipe", "run", "--workspace", str(workspace), "--executor",
+                             "dask", "--workers", "2", "--strategy", "by-unit", "--memory-limit", "1GB", "-q",
+                             *SELECTION], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children: set[psutil.Process] = set()
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            children.update(psutil.Process(proc.pid).children(recursive=True))
+            try:
+                st = json.loads((workspace / "status.json").read_text())
+            except (OSError, ValueError):
+                st = {}
+            if st.get("pid") == proc.pid and st.get("units_done", 0) >= 2:
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert len([c for c in children if "python" in c.name().lower()]) >= 2      # the worker processes
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, err
+    assert "interrupted" in err
+    deadline = time.time() + 20
+    while time.time() < deadline and any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children):
+        time.sleep(0.2)
+    left = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    for pid in left:                                     # never leak them, but fail the test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"worker processes left behind: {left}"
+    states = dict(_query(workspace, "SELECT status, count(*) FROM units GROUP BY ALL"))
+    assert "running" not in states and states.get("done", 0) >= 2
+    assert _query(workspace, "SELECT status FROM runs") == [("interrupted",)]
+    res = duckpipe_cli("run", "--workspace", str(workspace), "--strategy", "by-unit", "-q", *SELECTION)
+    assert res.returncode == 0, res.stderr
+    assert dict(_query(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")).get("done") == 20
