@@ -83,6 +83,7 @@ def _configure_executor(con: duckdb.DuckDBPyConnection, *, memory_limit: str, th
     otherwise parse the footers of all three files again for every unit (~2 ms a unit)."""
     configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     con.execute("SET parquet_metadata_cache = true")
+    con.execute("SET enable_progress_bar = false")     # a Dask worker's stderr is no place for it
 
 
 def compute_job(job: BatchJob) -> BatchOutput:
