@@ -274,3 +274,32 @@ def test_ctrl_c_on_a_local_cluster_cancels_exits_3_and_leaves_no_worker(workspac
     res = duckpipe_cli("run", "--workspace", str(workspace), "--strategy", "by-unit", "-q", *SELECTION)
     assert res.returncode == 0, res.stderr
     assert dict(_query(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")).get("done") == 20
+
+
+@pytest.mark.slow
+def test_a_batch_failing_on_a_worker_is_retried_unit_by_unit_like_locally(workspace, tmp_path, dask_cluster):
+    """A store file whose pages no longer read fails its date's batch on the worker: the coordinator
+    retries its units one by one (while other batches stay in flight), marks them failed, the
+    rest completes, exit 1; exactly the outcome of a local run."""
+    local = tmp_path / "local"
+    shutil.copytree(workspace, local)
+    dates = [d for (d,) in _query(workspace, "SELECT DISTINCT date FROM store_partitions WHERE table_name = 'orders'"
+                                             " ORDER BY date")]
+    bad_date = dates[1]
+    for ws in (workspace, local):
+        (target,) = sorted((ws / "store" / "orders" / f"date={bad_date.isoformat()}").glob("*.parquet"))[:1]
+        data = bytearray(target.read_bytes())             # pages overwritten, footer intact: the views
+        data[4: len(data) // 2] = b"\xff" * (len(data) // 2 - 4)   # bind, the batch's scan fails
+        target.write_bytes(bytes(data))
+    res_local = duckpipe_cli("run", "--workspace", str(local), "--strategy", "by-date", "-q", *SELECTION)
+    res = subprocess.run(_dask_run(workspace, dask_cluster.address, "--strategy", "by-date"), capture_output=True,
+                         text=True, timeout=300, cwd=REPO)
+    assert res_local.returncode == 1 and res.returncode == 1, (res_local.stderr, res.stderr)
+    sql = "SELECT security_code, date, status FROM units WHERE status IN ('done', 'failed') ORDER BY ALL"
+    got, want = _query(workspace, sql), _query(local, sql)
+    assert got == want
+    failed = {d for _, d, s in got if s == "failed"}
+    assert failed == {bad_date} and any(s == "done" for _, _, s in got)
+    errors = _query(workspace, "SELECT DISTINCT attempts FROM units WHERE status = 'failed'")
+    assert errors == [(1,)]                                  # the batch, then each unit once
+    _assert_equal(_snapshot(workspace, TABLES["analysis"]), _snapshot(local, TABLES["analysis"]))

@@ -200,14 +200,15 @@ class DaskExecutor:
     def _max_in_flight(self) -> int:
         return max(1, PER_THREAD_IN_FLIGHT * sum(self.workers().values()))
 
-    def _submit(self, job: BatchJob, done: queue.Queue):
+    def _submit(self, job: BatchJob, done: queue.Queue, in_flight: dict):
         fut = self.client.submit(run_on_worker, job, key=f"duckpipe-batch-{job.batch_id}-{uuid.uuid4().hex[:8]}",
                                  pure=False)
         fut.add_done_callback(done.put)
+        in_flight[fut] = job
         self._in_flight[fut] = job
         return fut
 
-    def _next_done(self, done: queue.Queue):
+    def _next_done(self, done: queue.Queue, in_flight: dict):
         start = time.perf_counter()
         try:
             while True:
@@ -217,7 +218,7 @@ class DaskExecutor:
                     fut = done.get(timeout=0.2)
                 except queue.Empty:
                     continue
-                if fut in self._in_flight:
+                if fut in in_flight:
                     return fut
         finally:
             self.wait_s += time.perf_counter() - start
@@ -235,9 +236,13 @@ class DaskExecutor:
         return fut.exception()
 
     def run_jobs(self, jobs: Iterable[BatchJob]) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
-        """Submit up to two jobs per worker thread; yield each (job, output or error) as it completes."""
+        """Submit up to two jobs per worker thread; yield each (job, output or error) as it completes.
+
+        Re-entrant: while the caller retries a failed batch unit by unit (``compute``, a nested
+        ``run_jobs``), the outer call's futures stay in flight; each call cancels only its own."""
         jobs = iter(jobs)
         done: queue.Queue = queue.Queue()
+        in_flight: dict[Any, BatchJob] = {}
         exhausted, limit, limit_at = False, self._max_in_flight(), time.monotonic()
         t0 = time.perf_counter()
         wait0 = self.wait_s
@@ -245,22 +250,23 @@ class DaskExecutor:
             while True:
                 if time.monotonic() - limit_at > 5:            # workers may come and go
                     limit, limit_at = self._max_in_flight(), time.monotonic()
-                while not exhausted and len(self._in_flight) < limit:
+                while not exhausted and len(in_flight) < limit:
                     job = next(jobs, None)
                     if job is None:
                         exhausted = True
                     else:
-                        self._submit(job, done)
-                if not self._in_flight:
+                        self._submit(job, done, in_flight)
+                if not in_flight:
                     return
-                fut = self._next_done(done)
-                job = self._in_flight.pop(fut)
+                fut = self._next_done(done, in_flight)
+                job = in_flight.pop(fut)
+                self._in_flight.pop(fut, None)
                 outcome = self._outcome(fut)
                 fut.release()
                 self.batches += 1
                 yield job, outcome
         finally:
-            self.cancel()
+            self.cancel(list(in_flight))
             self.busy_s += (time.perf_counter() - t0) - (self.wait_s - wait0)
 
     def compute(self, job: BatchJob) -> BatchOutput:
@@ -275,10 +281,12 @@ class DaskExecutor:
         return {"coordinator (dask)": (self.busy_s, self.batches)}
 
     # ------------------------------------------------------------ stopping
-    def cancel(self) -> None:
-        if self._in_flight and self.client is not None:
-            futures = list(self._in_flight)
-            self._in_flight.clear()
+    def cancel(self, futures: list | None = None) -> None:
+        """Cancel ``futures`` (default: every future of this executor still in flight)."""
+        futures = list(self._in_flight) if futures is None else futures
+        for fut in futures:
+            self._in_flight.pop(fut, None)
+        if futures and self.client is not None:
             try:
                 self.client.cancel(futures)
             except Exception:  # noqa: BLE001 - a closed client has nothing left to cancel
