@@ -125,7 +125,8 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
     _validate_run_options(strategy, rerun, executor, scheduler, workers)
     pipe = pipelines.get(pipeline)
     if dry_run:
-        return _dry_run(settings, selection, pipe, strategy, rerun, fresh)
+        return _dry_run(settings, selection, pipe, strategy, rerun, fresh,
+                        _planning_memory(settings, executor, scheduler, workers))
     if fresh and not yes:
         raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
     with catalog.open_workspace(settings, "run", create=False) as con:
@@ -151,13 +152,13 @@ def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> N
         unitsmod.reset_all(con)
 
 
-def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
+def _dry_run(settings, selection, pipe, strategy, rerun, fresh, memory_bytes: int | None = None) -> DryRun:
     with catalog.open_read_only(settings) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=False)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         todo = selected if fresh else _to_run(selected, rerun)
         the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
-                             settings.memory_limit_bytes)
+                             memory_bytes or settings.memory_limit_bytes)
     first = [u.key for u in the_plan.batches[0]] if the_plan.batches else []
     return DryRun(the_plan, todo, settings.effective(), _render_batch_sql(pipe, first, settings))
 
