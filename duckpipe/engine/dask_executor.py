@@ -233,7 +233,9 @@ class DaskExecutor:
             if self._stop.is_set():
                 raise KeyboardInterrupt
             return RuntimeError("the Dask scheduler cancelled the batch (did the scheduler restart?)")
-        return fut.exception()
+        if fut.status == "error":
+            return fut.exception()
+        return RuntimeError(f"the Dask scheduler reports the batch as {fut.status}")
 
     def run_jobs(self, jobs: Iterable[BatchJob]) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
         """Submit up to two jobs per worker thread; yield each (job, output or error) as it completes.

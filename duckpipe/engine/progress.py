@@ -262,6 +262,7 @@ class Display:
 
     def update(self, st: RunStatus) -> None:
         info = (f"{st.rows_per_s:,.0f} input rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
+                + (f"  workers {len(st.workers)}" if st.workers else "")
                 + (f"  PAUSED: {st.paused}" if st.paused else ""))
         if self._progress is not None:
             self._progress.update(self._task, completed=st.units_done + st.units_failed, info=info)
