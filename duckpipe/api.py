@@ -121,23 +121,38 @@ def _unit_rows_estimate(con: duckdb.DuckDBPyConnection, tables: tuple[str, ...])
     return {(int(s), d): int(n) for s, d, n in rows}
 
 
-def _validate_run_options(strategy: str, rerun: str, executor: str) -> None:
+def _validate_run_options(strategy: str, rerun: str, executor: str, scheduler: str | None = None,
+                          workers: int | None = None) -> None:
     if strategy not in STRATEGIES:
         raise UsageError(f"--strategy: {strategy!r} is not one of {'|'.join(STRATEGIES)}")
     if rerun not in RERUN:
         raise UsageError(f"--rerun: {rerun!r} is not one of {'|'.join(RERUN)}")
-    check_executor(executor)
+    check_executor(executor, scheduler, workers)
+    if executor == "dask":
+        from .engine.dask_executor import require_dask
+        require_dask()
+
+
+def _planning_memory(settings: Settings, executor: str, scheduler: str | None, workers: int | None) -> int:
+    """The memory a batch may use: on a LocalCluster of N workers each task's DuckDB gets 1/(N+1)
+    of --memory-limit (the coordinator keeps a share); elsewhere --memory-limit."""
+    if executor == "dask" and not scheduler:
+        from .engine.dask_executor import local_task_memory_bytes
+        return local_task_memory_bytes(settings.memory_limit_bytes, workers)
+    return settings.memory_limit_bytes
 
 
 def run(settings: Settings, selection: Selection = Selection(), *, strategy: str = "auto",
         rerun: str = "missing", fresh: bool = False, yes: bool = False, dry_run: bool = False,
         executor: str = "local", scheduler: str | None = None, guards: GuardConfig | None = None,
-        pipeline: str = "analysis", argv: list[str] | None = None, quiet: bool = False) -> RunResult | DryRun:
+        pipeline: str = "analysis", argv: list[str] | None = None, quiet: bool = False,
+        workers: int | None = None, verbose: bool = False) -> RunResult | DryRun:
     """Run every selected unit not yet done, then the post-run aggregation (SPEC §1, §4)."""
-    _validate_run_options(strategy, rerun, executor)
+    _validate_run_options(strategy, rerun, executor, scheduler, workers)
     pipe = pipelines.get(pipeline)
     if dry_run:
-        return _dry_run(settings, selection, pipe, strategy, rerun, fresh)
+        return _dry_run(settings, selection, pipe, strategy, rerun, fresh,
+                        _planning_memory(settings, executor, scheduler, workers))
     if fresh and not yes:
         raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
     with catalog.open_workspace(settings, "run", create=False) as con:
@@ -150,8 +165,9 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
             selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         todo = _to_run(selected, rerun)
         the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
-                             settings.memory_limit_bytes)
-        options = session.RunOptions(executor, scheduler, guards or GuardConfig(), tuple(argv or ()), quiet)
+                             _planning_memory(settings, executor, scheduler, workers))
+        options = session.RunOptions(executor, scheduler, guards or GuardConfig(), tuple(argv or ()), quiet,
+                                     workers, verbose)
         return session.execute(con, settings, pipe, the_plan, sigs, len(selected), options)
 
 
@@ -162,13 +178,13 @@ def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> N
         unitsmod.reset_all(con)
 
 
-def _dry_run(settings, selection, pipe, strategy, rerun, fresh) -> DryRun:
+def _dry_run(settings, selection, pipe, strategy, rerun, fresh, memory_bytes: int | None = None) -> DryRun:
     with catalog.open_read_only(settings) as con:
         rows, _ = _prepare_units(con, pipe, settings, write=False)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         todo = selected if fresh else _to_run(selected, rerun)
         the_plan = make_plan([r.unit for r in todo], strategy, _unit_rows_estimate(con, pipe.tables_read),
-                             settings.memory_limit_bytes)
+                             memory_bytes or settings.memory_limit_bytes)
     first = [u.key for u in the_plan.batches[0]] if the_plan.batches else []
     return DryRun(the_plan, todo, settings.effective(), _render_batch_sql(pipe, first, settings))
 
@@ -193,6 +209,7 @@ class Status:
     last_run: dict[str, Any] | None = None
     unit_counts: dict[str, int] = field(default_factory=dict)
     holder: dict[str, Any] | None = None   # pid and command of the writer holding the workspace
+    workers: dict[str, int] = field(default_factory=dict)      # units of the last run per Dask worker
 
 
 def status(settings: Settings) -> Status:
@@ -211,6 +228,9 @@ def status(settings: Settings) -> Status:
         counts = dict(con.execute("SELECT status, count(*) FROM units GROUP BY status").fetchall())
         counts_by_run = dict(con.execute("SELECT run_id, count(*) FROM units WHERE status = 'done'"
                                          " GROUP BY run_id").fetchall())
+        workers = dict(con.execute("SELECT worker, count(*) FROM units WHERE run_id = $r AND worker IS NOT NULL"
+                                   " AND status = 'done' GROUP BY worker ORDER BY worker",
+                                   {"r": last[0][0] if last else None}).fetchall())
     last_run = dict(zip(cols, last[0])) if last else None
     if last_run and last_run["status"] == "running":      # no writer holds the lock: that process died
         last_run["status"] = "killed (its process died; the next run resumes)"
@@ -218,7 +238,7 @@ def status(settings: Settings) -> Status:
     if "running" in counts:          # left by a dead process: failed, as the next run will record them
         counts["failed"] = counts.get("failed", 0) + counts.pop("running")
     return Status(live=False, status=sf.read(), last_run=last_run,
-                  unit_counts={k: int(v) for k, v in counts.items()})
+                  unit_counts={k: int(v) for k, v in counts.items()}, workers={k: int(v) for k, v in workers.items()})
 
 
 def report(settings: Settings, out: Path | None = None, selection: Selection = Selection()):

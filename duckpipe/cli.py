@@ -171,7 +171,8 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         cool_every: Annotated[int, typer.Option(help="Cooling break every N batches (0 = off).")] = 0,
         cool_seconds: Annotated[float, typer.Option(help="Length of a cooling break.")] = 0.0,
         executor: Annotated[str, typer.Option(help="local|dask")] = "local",
-        scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address.")] = None,
+        scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
+        workers: Annotated[Optional[int], typer.Option(help="Dask without --scheduler: a local cluster of N processes (default: physical cores).")] = None,
         pipeline: PipelineOpt = "analysis",
         workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
         threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
@@ -186,7 +187,7 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
     guards = GuardConfig(max_cpu=max_cpu, cool_every=cool_every, cool_seconds=cool_seconds)
     result = api.run(settings, selection, strategy=strategy, rerun=rerun, fresh=fresh, yes=yes, dry_run=dry_run,
                      executor=executor, scheduler=scheduler, guards=guards, pipeline=pipeline,
-                     argv=sys.argv, quiet=quiet)
+                     argv=sys.argv, quiet=quiet, workers=workers, verbose=verbose)
     if isinstance(result, api.DryRun):
         _print_dry_run(result)
         return
@@ -226,6 +227,8 @@ def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit:
     if st.live:
         for line in describe(st.status, st.holder):
             out(line)
+        for worker, n in sorted(((st.status or {}).get("workers") or {}).items()):
+            out(f"  worker {worker}: {n} units")
         return
     for line in describe_last(st.status):
         out(line)
@@ -238,6 +241,8 @@ def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit:
         out("no run is active and none has run yet")
     if st.unit_counts:
         out("units: " + ", ".join(f"{v} {k}" for k, v in sorted(st.unit_counts.items())))
+    for worker, n in st.workers.items():
+        out(f"  worker {worker}: {n} units done in the last run")
 
 
 @app.command()

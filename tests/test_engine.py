@@ -192,11 +192,6 @@ def test_units_filters_and_errors_on_the_cli(workspace):
     assert res.exit_code == 0 and "nothing to do" in res.output
 
 
-def test_dask_executor_refused_until_built(workspace):
-    res = runner.invoke(app, ["run", "--workspace", str(workspace), "--executor", "dask"])
-    assert res.exit_code == 2 and "not available yet" in res.output
-
-
 def test_second_writer_gets_a_clear_message(workspace):
     from duckpipe.db import WorkspaceLock
     with WorkspaceLock(workspace, "run"):

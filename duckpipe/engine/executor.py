@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,7 @@ def _configure_executor(con: duckdb.DuckDBPyConnection, *, memory_limit: str, th
     otherwise parse the footers of all three files again for every unit (~2 ms a unit)."""
     configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
     con.execute("SET parquet_metadata_cache = true")
+    con.execute("SET enable_progress_bar = false")     # a Dask worker's stderr is no place for it
 
 
 def compute_job(job: BatchJob) -> BatchOutput:
@@ -108,6 +110,19 @@ class LocalExecutor:
     def compute(self, job: BatchJob) -> BatchOutput:
         return compute_on(self.con, job, self._views)
 
+    def run_jobs(self, jobs: Iterable[BatchJob]) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
+        """One job at a time, in order: the next job is taken only after the caller has consumed
+        the previous output (the interface of executors that keep several jobs in flight)."""
+        for job in jobs:
+            try:
+                out: BatchOutput | BaseException = self.compute(job)
+            except Exception as exc:  # noqa: BLE001 - the engine decides (retry unit by unit)
+                out = exc
+            yield job, out
+
+    def describe(self) -> dict[str, Any]:
+        return {"executor": "local", "scheduler": None}
+
     def interrupt(self) -> None:
         self.con.interrupt()
 
@@ -115,18 +130,24 @@ class LocalExecutor:
         self.con.close()
 
 
-def check_executor(name: str) -> None:
-    """Refuse unknown executors, and ``dask`` until it exists (SPEC §1), before any work."""
-    if name == "dask":
-        raise UsageError("--executor dask is not available yet: the Dask executor has not been built;"
-                         " use --executor local (the default)")
-    if name != "local":
+def check_executor(name: str, scheduler: str | None = None, workers: int | None = None) -> None:
+    """Refuse unknown executors and options of the wrong executor (SPEC §1), before any work.
+    (``dask`` without its extra is refused by :func:`duckpipe.engine.dask_executor.require_dask`.)"""
+    if name not in ("local", "dask"):
         raise UsageError(f"--executor: {name!r} is not one of local|dask")
+    if name == "local" and (scheduler or workers):
+        raise UsageError(f"{'--scheduler' if scheduler else '--workers'} goes with --executor dask")
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers: {workers} is not a number of worker processes (1 or more)")
+    if scheduler and workers:
+        raise UsageError("--workers starts a local cluster; with --scheduler the cluster's workers are used")
 
 
 def make_executor(name: str, *, memory_limit: str, threads: int, temp_dir: Path,
                   scheduler: str | None = None) -> LocalExecutor:
-    check_executor(name)
+    check_executor(name, scheduler)
+    if name != "local":
+        raise UsageError(f"--executor {name}: built by duckpipe.engine.session, not here")
     return LocalExecutor(memory_limit, threads, temp_dir)
 
 

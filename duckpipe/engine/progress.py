@@ -139,6 +139,7 @@ class RunStatus:
     cpu_percent: float = 0.0
     paused: str = ""
     strategy: str = ""
+    workers: dict[str, int] = field(default_factory=dict)   # units committed per Dask worker address
     updated_at: float = field(default_factory=time.time)
     command: str = "run"
     stage: str = ""            # units, then each finalize stage (aggregate, stats)
@@ -265,6 +266,7 @@ class Display:
 
     def update(self, st: RunStatus) -> None:
         info = (f"{st.rows_per_s:,.0f} input rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
+                + (f"  workers {len(st.workers)}" if st.workers else "")
                 + (f"  PAUSED: {st.paused}" if st.paused else ""))
         if self._progress is not None:
             self._progress.update(self._task, completed=st.units_done + st.units_failed, info=info)

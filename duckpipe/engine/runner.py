@@ -135,10 +135,14 @@ class Engine:
         self.failed.append((unit, error))
         log.error("unit %s failed: %s", unit, error)
 
-    def run_batch(self, batch_id: int, units: list[Unit], signatures: dict, next_units: list[Unit]) -> int:
-        """Compute and commit one batch (its units already marked running); on error retry unit by unit."""
+    def run_batch(self, batch_id: int, units: list[Unit], signatures: dict, next_units: list[Unit],
+                  computed: BatchOutput | BaseException | None = None) -> int:
+        """Commit one batch (its units already marked running), computing it unless ``computed`` is
+        its executor's outcome; on error retry unit by unit."""
         try:
-            out = self.executor.compute(self.job(batch_id, units))
+            out = self.executor.compute(self.job(batch_id, units)) if computed is None else computed
+            if isinstance(out, BaseException):
+                raise out
             self.commit(units, out, signatures, batch_id, next_units)
             for step, secs in out.step_seconds.items():
                 self.step_seconds[step] += secs
@@ -175,15 +179,33 @@ class Engine:
         self.guards.on_pause = lambda reason: self._paused(reason, display)
         batches = plan_.batches
         self.mark_running(batches[0] if batches else [])
-        try:
+        marked = 1            # batches[:marked] are marked running (each commit marks the next one)
+
+        def jobs() -> Iterator[BatchJob]:
+            """Taken by the executor when it has room: one job at a time locally, a few per worker on Dask."""
+            nonlocal marked
             for i, batch in enumerate(batches, 1):
                 if self.guards.stop.is_set():
                     raise KeyboardInterrupt
+                if i > marked:             # taken ahead of the commits (several batches in flight)
+                    self.mark_running(batch)
+                    marked = i
                 st.current = f"batch {i}/{len(batches)}: {batch[0]}" + (f" +{len(batch) - 1}" if len(batch) > 1 else "")
                 self.status_file.write(st, throttle=True)
-                rows += self.run_batch(i, batch, signatures, batches[i] if i < len(batches) else [])
+                yield self.job(i, batch)
+
+        try:
+            for n, (job, outcome) in enumerate(self.executor.run_jobs(jobs()), 1):
+                if self.guards.stop.is_set():
+                    raise KeyboardInterrupt
+                batch = batches[job.batch_id - 1]
+                next_units = batches[marked] if marked < len(batches) else []
+                marked += bool(next_units)
+                rows += self.run_batch(job.batch_id, batch, signatures, next_units, outcome)
+                if not isinstance(outcome, BaseException) and outcome.worker:
+                    st.workers[outcome.worker] = st.workers.get(outcome.worker, 0) + len(batch)
                 elapsed = time.perf_counter() - t0
-                st.batches_done, st.units_done, st.units_failed, st.rows = i, self.done, len(self.failed), rows
+                st.batches_done, st.units_done, st.units_failed, st.rows = n, self.done, len(self.failed), rows
                 input_rows += sum(plan_.input_rows.get(u.key, 0) for u in batch)
                 st.rows_per_s = input_rows / elapsed if elapsed else 0.0
                 finished = st.units_done + st.units_failed
@@ -191,9 +213,9 @@ class Engine:
                 st.elapsed_s = time.perf_counter() - self._t_command
                 st.rss_bytes = self.sampler.overall if self.sampler else own_tree_rss()
                 st.cpu_percent = self._proc.cpu_percent(None)   # since the last batch
-                self.status_file.write(st, throttle=i < len(batches))
+                self.status_file.write(st, throttle=n < len(batches))
                 display.update(st)
-                if i < len(plan_.batches):
+                if n < len(plan_.batches):
                     self.guards.between_batches()
         finally:
             if display is not self.display:
@@ -229,6 +251,8 @@ class Engine:
         """One run_stages row per analysis step: its time summed over all batches of the run."""
         for step, secs in self.step_seconds.items():
             runs.record_stage(self.con, self.run_id, f"step {step}", started=None, duration_s=secs)
+        for stage, (secs, batches) in getattr(self.executor, "stage_seconds", dict)().items():
+            runs.record_stage(self.con, self.run_id, stage, started=None, duration_s=secs, rows=batches)
 
     def _paused(self, reason: str, display: Display) -> None:
         if self.status:

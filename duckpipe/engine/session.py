@@ -45,6 +45,8 @@ class RunOptions:
     guards: GuardConfig = field(default_factory=GuardConfig)
     argv: tuple[str, ...] = ()
     quiet: bool = False
+    workers: int | None = None          # dask without a scheduler: a LocalCluster of this many processes
+    verbose: bool = False
 
 
 def new_run_id() -> str:
@@ -106,17 +108,27 @@ def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _executor(settings: Settings, options: RunOptions):
+    """The executor of the run: local, or Dask (imported only then; see dask_executor)."""
+    if options.executor == "dask":
+        from .dask_executor import DaskExecutor
+        return DaskExecutor(memory_limit=settings.memory_limit, threads=settings.threads,
+                            temp_dir=settings.temp_dir, workspace=settings.workspace,
+                            scheduler=options.scheduler, workers=options.workers, verbose=options.verbose)
+    return make_executor(options.executor, memory_limit=settings.memory_limit, threads=settings.threads,
+                         temp_dir=settings.temp_dir, scheduler=options.scheduler)
+
+
 def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, plan: Plan,
             signatures: dict, n_selected: int, options: RunOptions) -> RunResult:
     """Run the plan's batches, then the post-run stage when it is stale; record the run."""
     run_id = new_run_id()
     status_file = StatusFile(settings.workspace)
-    ex = make_executor(options.executor, memory_limit=settings.memory_limit, threads=settings.threads,
-                       temp_dir=settings.temp_dir, scheduler=options.scheduler)
+    ex = _executor(settings, options) if plan.batches else make_executor(
+        "local", memory_limit=settings.memory_limit, threads=settings.threads, temp_dir=settings.temp_dir)
     runs.start_run(con, run_id, argv=list(options.argv), settings=settings.effective(),
                    machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,
-                   units_selected=n_selected, executor={"executor": options.executor,
-                                                       "scheduler": options.scheduler})
+                   units_selected=n_selected, executor=ex.describe())
     eng = Engine(con, settings, pipe, ex, run_id, Guards(options.guards), status_file, quiet=options.quiet)
     eng.display = RunDisplay(quiet=options.quiet or not plan.batches)     # nothing to do: no bars
     eng.expected_s = runs.expected_stage_seconds(con) if pipe.finalize else {}
