@@ -7,9 +7,11 @@ No SQL and no DuckDB here. Every command accepts the common options after its na
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -41,15 +43,53 @@ StatusOpt = Annotated[Optional[str], typer.Option("--status", help="pending|runn
 PipelineOpt = Annotated[str, typer.Option("--pipeline", hidden=True, help="analysis (default) or counts (engine tests, benchmarks).")]
 
 
-def _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet, sets=None) -> Settings:
+def _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet, sets=None,
+              profile=None) -> Settings:
     setup_logging(verbose, quiet)      # through the live display's Console on a terminal
     settings = resolve(workspace=workspace, config=config, memory_limit=memory_limit, threads=threads,
-                       temp_dir=temp_dir, sets=sets)
+                       temp_dir=temp_dir, sets=sets, profile=profile)
     import os
     cores = os.cpu_count() or 1
     if settings.threads > cores:
         log.warning("--threads %d is above the %d cores of this machine", settings.threads, cores)
     return settings
+
+
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", help="Input profile (default: asx).")]
+COMMON = [  # the options every workspace command accepts after its name (SPEC §1), declared once
+    inspect.Parameter("workspace", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Workspace),
+    inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Config),
+    inspect.Parameter("memory_limit", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=MemoryLimit),
+    inspect.Parameter("threads", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Threads),
+    inspect.Parameter("temp_dir", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=TempDir),
+    inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ProfileOpt),
+    inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Verbose),
+    inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=Quiet),
+]
+
+
+def workspace_command(fn: Callable) -> Callable:
+    """Give a command the common options and call it with ``settings`` resolved from them
+    (and from ``--set`` when the command has it); ``verbose`` and ``quiet`` are passed on too
+    when the command asks for them."""
+    sig = inspect.signature(fn)
+    hints = typing.get_type_hints(fn, include_extras=True)      # this module postpones annotations
+    own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in sig.parameters.values()
+           if p.name not in ("settings", "verbose", "quiet")]
+    wants = set(sig.parameters)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        common = {p.name: kwargs.pop(p.name, p.default) for p in COMMON}
+        settings = _settings(common["workspace"], common["config"], common["memory_limit"], common["threads"],
+                             common["temp_dir"], common["verbose"], common["quiet"], sets=kwargs.get("set_"),
+                             profile=common["profile"])
+        kwargs.update({k: common[k] for k in ("verbose", "quiet") if k in wants})
+        return fn(*args, settings=settings, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=own + COMMON, return_annotation=None)
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + COMMON}
+    return wrapper
 
 
 def handle_errors(fn: Callable) -> Callable:
@@ -105,6 +145,7 @@ def synth(out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to
 
 @app.command()
 @handle_errors
+@workspace_command
 def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]...", help="Folders with orders/ trades/ nbbo/ ... (default: data/raw)")] = None,
            orders: Annotated[Optional[str], typer.Option(help="Glob of orders files.")] = None,
            trades: Annotated[Optional[str], typer.Option(help="Glob of trades files.")] = None,
@@ -112,10 +153,8 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
            session: Annotated[Optional[str], typer.Option(help="Glob of session files.")] = None,
            reference: Annotated[Optional[str], typer.Option(help="Glob of reference files.")] = None,
            participants: Annotated[Optional[str], typer.Option(help="Glob of participants files.")] = None,
-           workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-           threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+           *, settings: Settings, quiet: bool = False) -> None:
     """Raw files -> typed, partitioned store + catalog (resumable per file)."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     globs = {k: v for k, v in dict(orders=orders, trades=trades, nbbo=nbbo, session=session,
                                    reference=reference, participants=participants).items() if v}
     s = api.ingest(settings, list(sources or []), globs or None, quiet=quiet)
@@ -137,11 +176,10 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
 
 @app.command("units")
 @handle_errors
+@workspace_command
 def units_cmd(securities: Securities = None, dates: Dates = None, units: UnitsOpt = None, status: StatusOpt = None,
-              pipeline: PipelineOpt = "analysis", workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-              threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+              pipeline: PipelineOpt = "analysis", *, settings: Settings) -> None:
     """List units (security, business date) and their checkpoint status."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     view = api.units(settings, parse_selection(securities, dates, units, status), pipeline=pipeline)
     if not view.rows:
         out("nothing to do: no unit matches the selection")
@@ -160,6 +198,7 @@ def units_cmd(securities: Securities = None, dates: Dates = None, units: UnitsOp
 
 @app.command()
 @handle_errors
+@workspace_command
 def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = None, status: StatusOpt = None,
         strategy: Annotated[str, typer.Option(help="auto|by-unit|by-date|by-week|by-month")] = "auto",
         rerun: Annotated[str, typer.Option(help="missing (pending+failed+stale)|failed|all")] = "missing",
@@ -173,11 +212,8 @@ def run(securities: Securities = None, dates: Dates = None, units: UnitsOpt = No
         executor: Annotated[str, typer.Option(help="local|dask")] = "local",
         scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
         workers: Annotated[Optional[int], typer.Option(help="Dask without --scheduler: a local cluster of N processes (default: physical cores).")] = None,
-        pipeline: PipelineOpt = "analysis",
-        workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-        threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+        pipeline: PipelineOpt = "analysis", *, settings: Settings, verbose: bool = False, quiet: bool = False) -> None:
     """Run the analysis for every selected unit not yet done, then the aggregation."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet, sets=set_)
     selection = parse_selection(securities, dates, units, status)
     if fresh and not yes and not dry_run:
         if not sys.stdin.isatty() or not typer.confirm("--fresh drops all checkpoints and results. Continue?"):
@@ -219,10 +255,9 @@ def _print_dry_run(d: api.DryRun) -> None:
 
 @app.command("status")
 @handle_errors
-def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-               threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+@workspace_command
+def status_cmd(*, settings: Settings) -> None:
     """Progress of the command holding the workspace (ingest or run), else the last outcome."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     st = api.status(settings)
     if st.live:
         for line in describe(st.status, st.holder):
@@ -247,12 +282,11 @@ def status_cmd(workspace: Workspace = None, config: Config = None, memory_limit:
 
 @app.command()
 @handle_errors
+@workspace_command
 def report(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output folder (default: <workspace>/reports).")] = None,
            securities: Securities = None, dates: Dates = None, units: UnitsOpt = None, status: StatusOpt = None,
-           workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-           threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+           *, settings: Settings) -> None:
     """Self-contained HTML report, Markdown summary, CSV exports and a performance report."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     r = api.report(settings, out_dir, parse_selection(securities, dates, units, status))
     for w in r.warnings:
         out(f"warning: {w}")
@@ -262,12 +296,11 @@ def report(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output
 
 @app.command()
 @handle_errors
+@workspace_command
 def doctor(full: Annotated[Optional[bool], typer.Option("--full/--quick", help="Read every store row and compare checksums (default: only when the store is under 1 GiB).")] = None,
            repair: Annotated[bool, typer.Option("--repair", help="Forget the input files of damaged store files, so that the next ingest re-reads them.")] = False,
-           workspace: Workspace = None, config: Config = None, memory_limit: MemoryLimit = None,
-           threads: Threads = None, temp_dir: TempDir = None, verbose: Verbose = False, quiet: Quiet = False) -> None:
+           *, settings: Settings) -> None:
     """Machine facts, recommended settings, versions and workspace health (exit 1 if the store is damaged)."""
-    settings = _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet)
     d = api.doctor(settings, full=full, repair=repair)
     m = d.machine
     out("machine:")

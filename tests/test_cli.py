@@ -102,3 +102,23 @@ def test_committed_sample_is_what_its_documented_command_writes(tmp_path):
     assert ours == fresh
     for rel in ours:
         assert (sample / rel).read_bytes() == (tmp_path / "s" / rel).read_bytes(), rel
+
+
+def test_every_workspace_command_takes_the_common_options_once():
+    """Declared once (cli.COMMON), present on every command that opens a workspace, after its name."""
+    import typer.main
+
+    from duckpipe.cli import COMMON
+    group = typer.main.get_command(app)
+    want = {"--workspace", "--config", "--memory-limit", "--threads", "--temp-dir", "--profile", "--verbose", "--quiet"}
+    assert {p.name for p in COMMON} == {w[2:].replace("-", "_") for w in want}
+    for name in ("ingest", "units", "run", "status", "report", "doctor"):
+        cmd = group.commands[name]
+        opts = [o for p in cmd.params if not p.opts[0].isidentifier() for o in p.opts if o.startswith("--")]
+        assert want <= set(opts), (name, want - set(opts))
+        assert len(opts) == len(set(opts)), name
+
+
+def test_profile_option_reaches_the_settings(tmp_path):
+    res = runner.invoke(app, ["doctor", "--workspace", str(tmp_path), "--profile", "nosuch"])
+    assert res.exit_code == 2 and "unknown input profile 'nosuch'" in res.output
