@@ -212,8 +212,11 @@ def test_rows_per_unit_counts_each_table():
     assert rows_per_unit({"a": t1, "b": t2}) == {(1, d): 3, (2, d): 1}
 
 
-def test_stand_alone_job_equals_the_local_executor(workspace):
-    """compute_job (what a remote worker runs: store files only, no catalog) gives the same tables."""
+def test_stand_alone_job_equals_the_local_executor(workspace, tmp_path):
+    """compute_job (what a remote worker runs: store files only, no catalog) writes the same result
+    files as the local executor, and returns only their metadata."""
+    import dataclasses
+
     import duckdb as _duckdb
 
     from duckpipe import store
@@ -223,13 +226,22 @@ def test_stand_alone_job_equals_the_local_executor(workspace):
     con = _duckdb.connect(str(s.db_path), read_only=True)
     files = store.store_files(con, tables=["orders", "trades", "nbbo"], dates=[unit.date])
     con.close()
-    job = BatchJob(1, (unit.key,), files, s.params, s.scenarios, "analysis", "512MB", 1, str(workspace / "tmp"))
+    job = BatchJob(1, (unit.key,), files, s.params, s.scenarios, "analysis", "512MB", 1, str(workspace / "tmp"),
+                   workspace=str(tmp_path / "a"))
     alone = compute_job(job)
     local = LocalExecutor("512MB", 1, workspace / "tmp")
     try:
-        here = local.compute(job)
+        here = local.compute(dataclasses.replace(job, workspace=str(tmp_path / "b")))
     finally:
         local.close()
     assert alone.rows_per_unit == here.rows_per_unit and alone.rows_per_unit[unit.key] > 0
-    for name, table in here.tables.items():       # same rows, in any order
-        assert sorted(map(repr, alone.tables[name].to_pylist())) == sorted(map(repr, table.to_pylist())), name
+    assert [(f.table, f.date, f.path, f.rows) for f in alone.files] == [(f.table, f.date, f.path, f.rows)
+                                                                      for f in here.files]
+    assert {f.table for f in here.files} >= {"order_states", "sweeps"}
+    assert sum(f.rows for f in here.files) == alone.rows_per_unit[unit.key]
+    assert not list((tmp_path / "a").rglob("*.tmp"))
+    mem = _duckdb.connect()
+    for f in here.files:                           # same rows, in any order
+        a = mem.execute(f"SELECT * FROM '{tmp_path / 'a' / f.path}' ORDER BY ALL").fetchall()
+        b = mem.execute(f"SELECT * FROM '{tmp_path / 'b' / f.path}' ORDER BY ALL").fetchall()
+        assert a == b and len(a) == f.rows, f.path

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from .. import db, machine
+from .. import db, machine, results
 from ..analysis.pipelines import Pipeline
 from ..errors import Interrupted
+from ..memory import mb, split
 from ..settings import Settings
 from ..sqlrender import templates_digest
 from . import runs
@@ -79,6 +80,21 @@ def _finalize(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings
     return rows
 
 
+def publish_results(con: duckdb.DuckDBPyConnection, settings: Settings, budget, run_id: str) -> int:
+    """After the batches: views over the committed files, superseded files deleted, then small
+    files compacted (each step kill-safe: a later command finishes what a kill interrupted)."""
+    results.heal(con)
+    results.collect_garbage(con)
+    work = db.connect_memory(memory_limit=mb(budget.executor), threads=settings.threads, temp_dir=settings.temp_dir)
+    try:
+        groups = results.compact(con, work, run_id=run_id)
+    finally:
+        work.close()
+    if groups:
+        results.heal(con)
+    return groups
+
+
 @contextlib.contextmanager
 def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
     """First Ctrl-C: set ``stop`` and interrupt the running queries, so the batch in flight rolls
@@ -110,7 +126,10 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
     """Run the plan's batches, then the post-run stage when it is stale; record the run."""
     run_id = new_run_id()
     status_file = StatusFile(settings.workspace)
-    ex = make_executor(options.executor, memory_limit=settings.memory_limit, threads=settings.threads,
+    budget = split(settings.memory_limit_bytes)          # one budget: catalog + executor <= the limit
+    results.collect_garbage(con)                        # orphans of a killed run (views are current)
+    con.execute(f"SET memory_limit = '{mb(budget.catalog)}'")
+    ex = make_executor(options.executor, memory_limit=mb(budget.executor), threads=settings.threads,
                        temp_dir=settings.temp_dir, scheduler=options.scheduler)
     runs.start_run(con, run_id, argv=list(options.argv), settings=settings.effective(),
                    machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,
@@ -126,7 +145,10 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                 with eng.stage("units") as st:
                     st.rows = eng.run(plan, signatures)
                 eng.record_steps()
+                with eng.stage("results") as st:
+                    st.rows = publish_results(con, settings, budget, run_id)
             ex.close()                       # its memory is free before the aggregation
+            con.execute(f"SET memory_limit = '{mb(budget.total)}'")
             if finalize_stale(con, pipe, settings):
                 finalize_rows = _finalize(con, pipe, settings, eng.stage)
         except Exception:
@@ -140,6 +162,7 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
             ex.close()
         if interrupted:
             eng.reset_running()
+            results.heal(con)                # views over what the run committed before Ctrl-C
         peak = sampler.overall
     result = RunResult(run_id, plan.strategy, plan.reason, n_selected, eng.done, eng.failed,
                        time.perf_counter() - t0, peak, finalize_rows, interrupted)
