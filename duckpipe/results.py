@@ -242,8 +242,12 @@ def refresh_views(con: duckdb.DuckDBPyConnection, root: Path | None = None, dige
     """(Re)create every result view over the committed files, at the workspace's current place."""
     from .store import workspace_root
     root = root or workspace_root(con)
+    columns = _columns(con)
+    tables = set(_old_tables(con, list(columns)))        # converted by ensure() (run, report), not here
     with db.transaction(con):
-        for table, cols in _columns(con).items():
+        for table, cols in columns.items():
+            if table in tables:
+                continue
             full, partial, live = view_parts(con, root, table)
             con.execute(f"CREATE OR REPLACE VIEW {quote_ident(table)} AS " + select_sql(cols, full, partial, live))
         con.execute("DELETE FROM result_views_state")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import duckdb
 import pyarrow as pa
@@ -77,13 +78,28 @@ def test_plan_grains_and_auto_reason():
     assert len(group(units, "by-unit")) == 80
     assert len(group(units, "by-date")) == 40
     assert len(group(units, "by-month")) == 2
-    small = plan(units, "auto", {u.key: 1000 for u in units}, 10**9)
-    assert small.strategy == "by-month" and "within half the memory limit" in small.reason
-    per_unit = 10**9 // 2 // EST_BYTES_PER_ROW      # rows of one unit that fill the budget (half the limit)
-    big = plan(units, "auto", {u.key: per_unit // 4 for u in units}, 10**9)
-    assert big.strategy == "by-date" and "by-month would need" in big.reason
-    huge = plan(units, "auto", {u.key: per_unit for u in units}, 10**9)
-    assert huge.strategy == "by-unit"
+    fixed = plan(units, "by-date", {u.key: 1000 for u in units}, 10**9)
+    assert fixed.strategy == "by-date" and "40 batches of 2 units" in fixed.reason
+
+
+def test_auto_packs_units_in_order_up_to_the_budget():
+    from duckpipe.engine.planning import PACK_FILL
+    from duckpipe.memory import split
+    units = [Unit(s, dt.date(2024, 9, 2) + dt.timedelta(days=d)) for d in range(0, 40) for s in (3, 1, 2)]
+    limit = 10**9
+    max_rows = int(split(limit).executor * PACK_FILL) // EST_BYTES_PER_ROW
+    small = plan(units, "auto", {u.key: 1000 for u in units}, limit)
+    assert small.strategy == "packed" and len(small.batches) == 1 and "1 batches of 120 units" in small.reason
+    per_unit = max_rows // 7                       # 7 units fill a batch: batches cross dates
+    big = plan(units, "auto", {u.key: per_unit for u in units}, limit)
+    assert [len(b) for b in big.batches] == [7] * 17 + [1]
+    flat = [u for b in big.batches for u in b]
+    assert flat == sorted(units, key=lambda u: (u.date, u.security_code))      # (date, security) order
+    assert all(sum(big.input_rows[u.key] for u in b) <= max_rows for b in big.batches)
+    assert "18 batches of 1-7 units" in big.reason
+    huge = plan(units, "auto", {u.key: max_rows * 2 for u in units}, limit)   # a unit over the budget: alone
+    assert len(huge.batches) == 120
+    assert plan([], "auto", {}, limit).batches == []
 
 
 def _failing_counts(bad: tuple[int, dt.date]):
@@ -151,6 +167,8 @@ def test_dry_run_changes_nothing(workspace):
                               "--strategy", "by-date"])
     assert res.exit_code == 0, res.output
     assert "strategy: by-date" in res.output and "SQL of the first batch" in res.output
+    assert re.search(r"by-date \(chosen on the command line: \d+ batches of [\d-]+ units, largest [\d,]+ input rows",
+                     res.output)                  # the chosen batches: count and sizes
     assert "FROM _batch_units" in res.output
     assert _fingerprint(workspace) == before
 
