@@ -17,10 +17,9 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from .. import results
 from ..analysis import pipelines
@@ -28,6 +27,9 @@ from ..db import configure
 from ..errors import UsageError
 from ..profiles import get_profile
 from ..store import create_views
+
+if TYPE_CHECKING:                       # pyarrow is imported where used: start-up stays light
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
