@@ -75,12 +75,13 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     """Create the store views for the job's files on ``con`` (unless they are already those), run,
     and write the result rows as files (not committed: the engine does that)."""
     start = time.perf_counter()
+    steps: dict[str, float] = {}
     if views_for is None or views_for.get("files") != job.files:
         create_views(con, job.files, get_profile(job.profile))
         if views_for is not None:
             views_for["files"] = job.files
+        steps["store views"] = time.perf_counter() - start
     pipe = pipelines.get(job.pipeline)
-    steps: dict[str, float] = {}
     tables = pipe.compute(con, list(job.units), job.params, job.scenarios, timings=steps)
     missing = [t for t in pipe.result_tables if t not in tables]
     if missing:

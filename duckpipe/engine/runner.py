@@ -136,7 +136,9 @@ class Engine:
         """Compute and commit one batch (its units already marked running); on error retry unit by unit."""
         try:
             out = self.executor.compute(self.job(batch_id, units))
+            t0 = time.perf_counter()
             self.commit(units, out, signatures, batch_id, next_units)
+            self.step_seconds["commit"] += time.perf_counter() - t0
             for step, secs in out.step_seconds.items():
                 self.step_seconds[step] += secs
             self.done += len(units)
