@@ -290,16 +290,24 @@ def collect_garbage(con: duckdb.DuckDBPyConnection, root: Path | None = None) ->
 
 def swap(con: duckdb.DuckDBPyConnection, tables: Iterable[str], units: list[tuple[int, dt.date]],
          files: list[ResultFile], run_id: str, batch_id: int) -> None:
-    """Inside the batch's transaction: the units' manifest rows now name the batch's files."""
-    names = list(tables)
-    con.executemany("DELETE FROM result_files WHERE security_code = ? AND date = ? AND list_contains(?, table_name)",
-                    [(s, d, names) for s, d in units])
+    """Inside the batch's transaction: the units' manifest rows now name the batch's files.
+
+    Three statements whatever the batch size, values bound as lists (one ``executemany`` row
+    per unit or file cost ~7 ms each, most of a by-unit batch's commit)."""
+    con.execute("DELETE FROM result_files f USING (SELECT unnest($s) AS s, unnest($d) AS d) b"
+                " WHERE f.security_code = b.s AND f.date = b.d AND list_contains($t, f.table_name)",
+                {"s": [s for s, _ in units], "d": [d for _, d in units], "t": list(tables)})
     if not files:
         return
-    con.executemany("INSERT INTO result_parts VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                    [(f.path, f.table, f.date, len(f.unit_rows), f.rows, f.bytes, run_id, batch_id) for f in files])
-    con.executemany("INSERT INTO result_files VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(f.table, s, f.date, f.path, n, run_id, batch_id) for f in files for s, n in f.unit_rows.items()])
+    con.execute("INSERT INTO result_parts SELECT unnest($p), unnest($t), unnest($d), unnest($u), unnest($n),"
+                " unnest($b), $r, $batch, now()::TIMESTAMP",
+                {"p": [f.path for f in files], "t": [f.table for f in files], "d": [f.date for f in files],
+                 "u": [len(f.unit_rows) for f in files], "n": [f.rows for f in files], "b": [f.bytes for f in files],
+                 "r": run_id, "batch": batch_id})
+    entries = [(f.table, s, f.date, f.path, n) for f in files for s, n in f.unit_rows.items()]
+    con.execute("INSERT INTO result_files SELECT unnest($t), unnest($s), unnest($d), unnest($p), unnest($n), $r, $batch",
+                {"t": [e[0] for e in entries], "s": [e[1] for e in entries], "d": [e[2] for e in entries],
+                 "p": [e[3] for e in entries], "n": [e[4] for e in entries], "r": run_id, "batch": batch_id})
 
 
 def drop_all(con: duckdb.DuckDBPyConnection) -> None:
