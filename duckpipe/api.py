@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from . import catalog, db, machine
+from . import catalog, db, machine, results
 from .analysis import pipelines
 from .engine import session
 from .engine import units as unitsmod
@@ -156,7 +156,7 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
     if fresh and not yes:
         raise UsageError("--fresh drops all checkpoints and results: confirm with --yes")
     with catalog.open_workspace(settings, "run", create=False) as con:
-        pipe.create_tables(con)
+        results.ensure(con, pipe)
         rows, sigs = _prepare_units(con, pipe, settings, write=True)
         selected = unitsmod.select(rows, selection, {r.unit.security_code for r in rows})
         if fresh:
@@ -172,10 +172,11 @@ def run(settings: Settings, selection: Selection = Selection(), *, strategy: str
 
 
 def _drop_results(con: duckdb.DuckDBPyConnection, pipe: pipelines.Pipeline) -> None:
+    """``--fresh``: no result file committed, every unit pending; then the views and files follow."""
     with db.transaction(con):
-        for t in pipe.result_tables:
-            con.execute(f"DELETE FROM {db.quote_ident(t)}")
+        results.drop_all(con)
         unitsmod.reset_all(con)
+    results.heal(con)
 
 
 def _dry_run(settings, selection, pipe, strategy, rerun, fresh, memory_bytes: int | None = None) -> DryRun:
@@ -245,7 +246,7 @@ def report(settings: Settings, out: Path | None = None, selection: Selection = S
     """Write report.html, report.md, performance.md and CSV exports."""
     from .report.build import build_report
     with catalog.open_workspace(settings, "report", create=False) as con:
-        pipelines.get("analysis").create_tables(con)
+        results.ensure(con, pipelines.get("analysis"))
         keys = None
         if not selection.is_empty():
             rows, _ = _prepare_units(con, pipelines.get("analysis"), settings, write=False)

@@ -1,7 +1,7 @@
 """The catalog: ``duckpipe.duckdb`` opened for a command, with its bookkeeping tables.
 
 This module owns the bookkeeping DDL (``sql/catalog/``: ingest manifest and rejects, store
-files, units, runs, run stages). Who writes each table: ingest (``ingest.load``) the
+files, units, runs, run stages, the results manifest). Who writes each table: ingest (``ingest.load``) the
 ingest tables, ``engine.units`` the checkpoint rows of ``units``, ``engine.runs`` the rows
 of ``runs`` and ``run_stages``. Result tables belong to their pipeline (``analysis.pipelines``).
 """
@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import duckdb
 
-from . import db, store
+from . import db, results, store
 from .settings import Settings
 from .sqlrender import run_script
 
-CATALOG_TEMPLATES = ("catalog/ingest.sql", "catalog/engine.sql")
+CATALOG_TEMPLATES = ("catalog/ingest.sql", "catalog/engine.sql", "catalog/results.sql")
 
 
 def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
@@ -36,6 +36,7 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
                               threads=settings.threads, temp_dir=settings.temp_dir, create=create) as con:
         ensure_catalog(con)
         store.heal_views(con, profile=settings.profile_def)
+        results.heal(con)
         yield con
 
 

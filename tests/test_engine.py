@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import duckdb
 import pyarrow as pa
@@ -77,13 +78,28 @@ def test_plan_grains_and_auto_reason():
     assert len(group(units, "by-unit")) == 80
     assert len(group(units, "by-date")) == 40
     assert len(group(units, "by-month")) == 2
-    small = plan(units, "auto", {u.key: 1000 for u in units}, 10**9)
-    assert small.strategy == "by-month" and "within half the memory limit" in small.reason
-    per_unit = 10**9 // 2 // EST_BYTES_PER_ROW      # rows of one unit that fill the budget (half the limit)
-    big = plan(units, "auto", {u.key: per_unit // 4 for u in units}, 10**9)
-    assert big.strategy == "by-date" and "by-month would need" in big.reason
-    huge = plan(units, "auto", {u.key: per_unit for u in units}, 10**9)
-    assert huge.strategy == "by-unit"
+    fixed = plan(units, "by-date", {u.key: 1000 for u in units}, 10**9)
+    assert fixed.strategy == "by-date" and "40 batches of 2 units" in fixed.reason
+
+
+def test_auto_packs_units_in_order_up_to_the_budget():
+    from duckpipe.engine.planning import PACK_FILL
+    from duckpipe.budget import split
+    units = [Unit(s, dt.date(2024, 9, 2) + dt.timedelta(days=d)) for d in range(0, 40) for s in (3, 1, 2)]
+    limit = 10**9
+    max_rows = int(split(limit).executor * PACK_FILL) // EST_BYTES_PER_ROW
+    small = plan(units, "auto", {u.key: 1000 for u in units}, limit)
+    assert small.strategy == "packed" and len(small.batches) == 1 and "1 batches of 120 units" in small.reason
+    per_unit = max_rows // 7                       # 7 units fill a batch: batches cross dates
+    big = plan(units, "auto", {u.key: per_unit for u in units}, limit)
+    assert [len(b) for b in big.batches] == [7] * 17 + [1]
+    flat = [u for b in big.batches for u in b]
+    assert flat == sorted(units, key=lambda u: (u.date, u.security_code))      # (date, security) order
+    assert all(sum(big.input_rows[u.key] for u in b) <= max_rows for b in big.batches)
+    assert "18 batches of 1-7 units" in big.reason
+    huge = plan(units, "auto", {u.key: max_rows * 2 for u in units}, limit)   # a unit over the budget: alone
+    assert len(huge.batches) == 120
+    assert plan([], "auto", {}, limit).batches == []
 
 
 def _failing_counts(bad: tuple[int, dt.date]):
@@ -151,6 +167,8 @@ def test_dry_run_changes_nothing(workspace):
                               "--strategy", "by-date"])
     assert res.exit_code == 0, res.output
     assert "strategy: by-date" in res.output and "SQL of the first batch" in res.output
+    assert re.search(r"by-date \(chosen on the command line: \d+ batches of [\d-]+ units, largest [\d,]+ input rows",
+                     res.output)                  # the chosen batches: count and sizes
     assert "FROM _batch_units" in res.output
     assert _fingerprint(workspace) == before
 
@@ -207,8 +225,11 @@ def test_rows_per_unit_counts_each_table():
     assert rows_per_unit({"a": t1, "b": t2}) == {(1, d): 3, (2, d): 1}
 
 
-def test_stand_alone_job_equals_the_local_executor(workspace):
-    """compute_job (what a remote worker runs: store files only, no catalog) gives the same tables."""
+def test_stand_alone_job_equals_the_local_executor(workspace, tmp_path):
+    """compute_job (what a remote worker runs: store files only, no catalog) writes the same result
+    files as the local executor, and returns only their metadata."""
+    import dataclasses
+
     import duckdb as _duckdb
 
     from duckpipe import store
@@ -218,13 +239,22 @@ def test_stand_alone_job_equals_the_local_executor(workspace):
     con = _duckdb.connect(str(s.db_path), read_only=True)
     files = store.store_files(con, tables=["orders", "trades", "nbbo"], dates=[unit.date])
     con.close()
-    job = BatchJob(1, (unit.key,), files, s.params, s.scenarios, "analysis", "512MB", 1, str(workspace / "tmp"))
+    job = BatchJob(1, (unit.key,), files, s.params, s.scenarios, "analysis", "512MB", 1, str(workspace / "tmp"),
+                   workspace=str(tmp_path / "a"))
     alone = compute_job(job)
     local = LocalExecutor("512MB", 1, workspace / "tmp")
     try:
-        here = local.compute(job)
+        here = local.compute(dataclasses.replace(job, workspace=str(tmp_path / "b")))
     finally:
         local.close()
     assert alone.rows_per_unit == here.rows_per_unit and alone.rows_per_unit[unit.key] > 0
-    for name, table in here.tables.items():       # same rows, in any order
-        assert sorted(map(repr, alone.tables[name].to_pylist())) == sorted(map(repr, table.to_pylist())), name
+    assert [(f.table, f.date, f.path, f.rows) for f in alone.files] == [(f.table, f.date, f.path, f.rows)
+                                                                      for f in here.files]
+    assert {f.table for f in here.files} >= {"order_states", "sweeps"}
+    assert sum(f.rows for f in here.files) == alone.rows_per_unit[unit.key]
+    assert not list((tmp_path / "a").rglob("*.tmp"))
+    mem = _duckdb.connect()
+    for f in here.files:                           # same rows, in any order
+        a = mem.execute(f"SELECT * FROM '{tmp_path / 'a' / f.path}' ORDER BY ALL").fetchall()
+        b = mem.execute(f"SELECT * FROM '{tmp_path / 'b' / f.path}' ORDER BY ALL").fetchall()
+        assert a == b and len(a) == f.rows, f.path

@@ -12,18 +12,19 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[1] / "duckpipe"
 
 RANKS = {
-    "errors": 0, "machine": 0,
+    "errors": 0, "machine": 0, "budget": 0,
     "envcheck": 1,
     "db": 2, "profiles": 1,
     "settings": 3, "sqlrender": 3,
     "store": 4,
-    "catalog": 5,
-    "ingest": 6, "analysis": 6, "synth": 6,
-    "engine": 7,
-    "report": 8,
-    "api": 9,
-    "cli": 10,
-    "__main__": 11,
+    "results": 5,
+    "catalog": 6,
+    "ingest": 7, "analysis": 7, "synth": 7,
+    "engine": 8,
+    "report": 9,
+    "api": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 
 

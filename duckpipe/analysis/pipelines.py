@@ -11,17 +11,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from ..errors import UsageError
 from ..profiles import Profile
 from ..sqlrender import render, run_script, templates_digest
 
+if TYPE_CHECKING:                       # pyarrow is imported where used: start-up stays light
+    import pyarrow as pa
+
 ComputeFn = Callable[[duckdb.DuckDBPyConnection, list[tuple[int, dt.date]], dict[str, Any],
-                      list[dict[str, Any]]], dict[str, pa.Table]]
+                      list[dict[str, Any]]], "dict[str, pa.Table]"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Pipeline:
 
 def register_batch_units(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date]]) -> None:
     """The batch's units as a temp table ``_batch_units`` (templates join on it)."""
+    import pyarrow as pa
     arrow = pa.table({"security_code": pa.array([int(s) for s, _ in units], pa.int32()),
                       "date": pa.array([d for _, d in units], pa.date32())})
     con.register("_batch_units_arrow", arrow)

@@ -1,27 +1,36 @@
 """Executors: compute one batch from the store alone, in this process or elsewhere.
 
 A :class:`BatchJob` carries everything a batch needs (store file paths of its dates, the
-units, parameters, scenarios, the pipeline's name, DuckDB settings), so that the same
-:func:`compute_job` can run on a Dask worker. Committing the results is not the executor's
-business: the engine does that, with the checkpoint rows, in one transaction.
+units, parameters, scenarios, the pipeline's name, DuckDB settings, the workspace folder), so
+that the same :func:`compute_job` can run on a Dask worker. The executor writes the batch's
+result rows as Parquet files under ``results/`` (``duckpipe.results``) and returns metadata
+only; committing them is the engine's business: it swaps the units' manifest rows with the
+checkpoint rows in one transaction.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
+import socket
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
+from .. import results
 from ..analysis import pipelines
 from ..db import configure
 from ..errors import UsageError
 from ..profiles import DEFAULT_PROFILE, get_profile
 from ..store import create_views
+
+if TYPE_CHECKING:                       # pyarrow is imported where used: start-up stays light
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -36,15 +45,18 @@ class BatchJob:
     threads: int
     temp_dir: str
     profile: str = DEFAULT_PROFILE
+    workspace: str = "."                # result files go under <workspace>/results/
+    batch_uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
 @dataclass
 class BatchOutput:
-    tables: dict[str, pa.Table]
+    files: list[results.ResultFile]                                 # written, not yet committed
     rows_per_unit: dict[tuple[int, dt.date], int] = field(default_factory=dict)
     seconds: float = 0.0
     step_seconds: dict[str, float] = field(default_factory=dict)   # per template, for run_stages
     worker: str | None = None                                       # who computed it (units.worker)
+    peak_rss_bytes: int = 0                                         # of the computing process so far
 
 
 def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]:
@@ -61,12 +73,15 @@ def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]
 
 
 def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | None = None) -> BatchOutput:
-    """Create the store views for the job's files on ``con`` (unless they are already those) and run."""
+    """Create the store views for the job's files on ``con`` (unless they are already those), run,
+    and write the result rows as files (not committed: the engine does that)."""
     start = time.perf_counter()
+    steps: dict[str, float] = {}
     if views_for is None or views_for.get("files") != job.files:
         create_views(con, job.files, get_profile(job.profile))
         if views_for is not None:
             views_for["files"] = job.files
+        steps["store views"] = time.perf_counter() - start
     pipe = pipelines.get(job.pipeline)
     steps: dict[str, float] = {}
     extra = {"profile": get_profile(job.profile)} if pipe.uses_profile else {}
@@ -74,7 +89,18 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     missing = [t for t in pipe.result_tables if t not in tables]
     if missing:
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
-    return BatchOutput(tables, rows_per_unit(tables), time.perf_counter() - start, steps)
+    t0 = time.perf_counter()
+    files = results.write_batch(con, {t: tables[t] for t in pipe.result_tables}, results.pipeline_columns(pipe),
+                                job.workspace, job.batch_uuid)
+    steps["write results"] = time.perf_counter() - t0
+    counts = rows_per_unit(tables)
+    del tables                                  # the Arrow buffers go before the next batch
+    return BatchOutput(files, counts, time.perf_counter() - start, steps, worker_id(),
+                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _configure_executor(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,

@@ -2,14 +2,17 @@
 
 Ordering constraints of a batch (SPEC §4):
 1. mark its units ``running`` (committed: evidence if this process dies);
-2. compute the results (executor; no catalog writes);
-3. ONE transaction: delete earlier result rows of its units, insert the new ones, write the
-   checkpoint rows (done, signature, timings, run id). A kill before this commit leaves the
-   units ``running`` = failed on the next start and their old rows untouched; after it, done.
+2. compute the results and write them as Parquet files under ``results/`` (executor; no
+   catalog writes; the files are invisible until committed);
+3. ONE transaction: swap the units' entries in the results manifest (``result_files``) for
+   the new files and write the checkpoint rows (done, signature, timings, run id, worker). A
+   kill before this commit leaves the units ``running`` = failed on the next start, their old
+   rows untouched and the new files orphans (deleted by the next run); after it, done.
 A failing batch is retried unit by unit; a failing unit is marked failed and the run goes on.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import time
@@ -20,12 +23,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 import psutil
-import pyarrow as pa
 
-from .. import db, store
+from .. import db, results, store
 from ..analysis import pipelines
 from ..settings import Settings
-from ..sqlrender import quote_ident
 from . import runs
 from . import units as checkpoint
 from .executor import BatchJob, BatchOutput
@@ -73,6 +74,9 @@ class Engine:
         self._t_command = time.perf_counter()
         self._proc = psutil.Process()
         self._proc.cpu_percent(None)       # the first reading only starts the measurement
+        self._files: dict[str, list[tuple[dt.date | None, str]]] | None = None   # the store, listed once
+        self.root = store.workspace_root(con)
+        self.peak_batch_rss = 0
 
     # ---------------------------------------------------------------- stages
     @contextmanager
@@ -93,12 +97,24 @@ class Engine:
                           spilled_bytes=spilled)
 
     # ---------------------------------------------------------------- batches
+    def store_files(self, dates: set[dt.date]) -> dict[str, list[str]]:
+        """Store files of ``dates`` (reference tables always): the manifest is read once per run,
+        not per batch (the run holds the lock; the store cannot change under it)."""
+        if self._files is None:
+            self._files = {}
+            rows = self.con.execute("SELECT table_name, path, date FROM ingest_files ORDER BY table_name, date, path"
+                                    ).fetchall()
+            want = set(self.pipe.tables_read)
+            for table, path, date in rows:
+                if table in want:
+                    self._files.setdefault(table, []).append((date, store.absolute(path, self.root)))
+        return {t: [p for d, p in v if d is None or d in dates] for t, v in self._files.items()}
+
     def job(self, batch_id: int, units: list[Unit]) -> BatchJob:
-        dates = sorted({u.date for u in units})
-        files = store.store_files(self.con, tables=list(self.pipe.tables_read), dates=dates)
+        files = self.store_files({u.date for u in units})
         s = self.settings
         return BatchJob(batch_id, tuple(u.key for u in units), files, s.params, s.scenarios, self.pipe.name,
-                        s.memory_limit, s.threads, str(s.temp_dir), s.profile)
+                        executor_memory(s), s.threads, str(s.temp_dir), s.profile, str(self.root))
 
     def mark_running(self, units: list[Unit]) -> None:
         checkpoint.mark_running(self.con, self.run_id, units)
@@ -110,25 +126,13 @@ class Engine:
         The same transaction marks the next batch ``running``, so a batch costs one commit.
         """
         con = self.con
-        con.register("_commit_units", pa.table({"security_code": pa.array([u.security_code for u in units], pa.int32()),
-                                                "date": pa.array([u.date for u in units], pa.date32())}))
         per_unit_s = out.seconds / max(1, len(units))
         with db.transaction(con):
-            for table in self.pipe.result_tables:
-                name = quote_ident(table)
-                con.execute(f"DELETE FROM {name} t USING _commit_units b"
-                            " WHERE t.security_code = b.security_code AND t.date = b.date")
-                arrow = out.tables[table]
-                if arrow.num_rows:
-                    con.register("_batch_result", arrow)
-                    try:
-                        con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _batch_result")
-                    finally:
-                        con.unregister("_batch_result")
+            results.swap(con, self.pipe.result_tables, [u.key for u in units], out.files, self.run_id, batch_id)
             checkpoint.mark_done(con, self.run_id, batch_id, units, signatures, per_unit_s, out.rows_per_unit,
                                  out.worker)
             self.mark_running(next_units)
-        con.unregister("_commit_units")
+        self.peak_batch_rss = max(self.peak_batch_rss, out.peak_rss_bytes)
 
     def mark_failed(self, unit: Unit, error: str) -> None:
         checkpoint.mark_failed(self.con, self.run_id, unit, error)
@@ -143,7 +147,9 @@ class Engine:
             out = self.executor.compute(self.job(batch_id, units)) if computed is None else computed
             if isinstance(out, BaseException):
                 raise out
+            t0 = time.perf_counter()
             self.commit(units, out, signatures, batch_id, next_units)
+            self.step_seconds["commit"] += time.perf_counter() - t0
             for step, secs in out.step_seconds.items():
                 self.step_seconds[step] += secs
             self.done += len(units)
@@ -260,6 +266,12 @@ class Engine:
             self.status.state = "paused" if reason else "running"
             self.status_file.write(self.status)
             display.update(self.status)
+
+
+def executor_memory(settings: Settings) -> str:
+    """The executor's share of the one memory budget (``duckpipe.budget``)."""
+    from ..budget import mb, split
+    return mb(split(settings.memory_limit_bytes).executor)
 
 
 def _error_text(exc: BaseException) -> str:

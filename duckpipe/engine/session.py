@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from .. import db, machine
+from .. import db, machine, results
 from ..analysis.pipelines import Pipeline
+from ..budget import mb, split
 from ..errors import Interrupted
 from ..settings import Settings
 from ..sqlrender import templates_digest
@@ -82,6 +83,21 @@ def _finalize(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings
     return rows
 
 
+def publish_results(con: duckdb.DuckDBPyConnection, settings: Settings, budget, run_id: str) -> int:
+    """After the batches: views over the committed files, superseded files deleted, then small
+    files compacted (each step kill-safe: a later command finishes what a kill interrupted)."""
+    results.heal(con)
+    results.collect_garbage(con)
+    work = db.connect_memory(memory_limit=mb(budget.executor), threads=settings.threads, temp_dir=settings.temp_dir)
+    try:
+        groups = results.compact(con, work, run_id=run_id)
+    finally:
+        work.close()
+    if groups:
+        results.heal(con)
+    return groups
+
+
 @contextlib.contextmanager
 def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
     """First Ctrl-C: set ``stop`` and interrupt the running queries, so the batch in flight rolls
@@ -108,14 +124,15 @@ def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _executor(settings: Settings, options: RunOptions):
-    """The executor of the run: local, or Dask (imported only then; see dask_executor)."""
+def _executor(settings: Settings, options: RunOptions, memory_limit: str):
+    """The executor of the run with its share of the memory budget: local, or Dask (imported
+    only then; see dask_executor)."""
     if options.executor == "dask":
         from .dask_executor import DaskExecutor
-        return DaskExecutor(memory_limit=settings.memory_limit, threads=settings.threads,
+        return DaskExecutor(memory_limit=memory_limit, threads=settings.threads,
                             temp_dir=settings.temp_dir, workspace=settings.workspace,
                             scheduler=options.scheduler, workers=options.workers, verbose=options.verbose)
-    return make_executor(options.executor, memory_limit=settings.memory_limit, threads=settings.threads,
+    return make_executor(options.executor, memory_limit=memory_limit, threads=settings.threads,
                          temp_dir=settings.temp_dir, scheduler=options.scheduler)
 
 
@@ -124,8 +141,11 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
     """Run the plan's batches, then the post-run stage when it is stale; record the run."""
     run_id = new_run_id()
     status_file = StatusFile(settings.workspace)
-    ex = _executor(settings, options) if plan.batches else make_executor(
-        "local", memory_limit=settings.memory_limit, threads=settings.threads, temp_dir=settings.temp_dir)
+    budget = split(settings.memory_limit_bytes)          # one budget: catalog + executor <= the limit
+    results.collect_garbage(con)                        # orphans of a killed run (views are current)
+    con.execute(f"SET memory_limit = '{mb(budget.catalog)}'")
+    ex = _executor(settings, options, mb(budget.executor)) if plan.batches else make_executor(
+        "local", memory_limit=mb(budget.executor), threads=settings.threads, temp_dir=settings.temp_dir)
     runs.start_run(con, run_id, argv=list(options.argv), settings=settings.effective(),
                    machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,
                    units_selected=n_selected, executor=ex.describe())
@@ -141,7 +161,10 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                 with eng.stage("units") as st:
                     st.rows = eng.run(plan, signatures)
                 eng.record_steps()
+                with eng.stage("results") as st:
+                    st.rows = publish_results(con, settings, budget, run_id)
             ex.close()                       # its memory is free before the aggregation
+            con.execute(f"SET memory_limit = '{mb(budget.total)}'")
             if finalize_stale(con, pipe, settings):
                 finalize_rows = _finalize(con, pipe, settings, eng.stage)
         except Exception:
@@ -156,6 +179,7 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
             eng.display.close()
         if interrupted:
             eng.reset_running()
+            results.heal(con)                # views over what the run committed before Ctrl-C
         peak = sampler.overall
     result = RunResult(run_id, plan.strategy, plan.reason, n_selected, eng.done, eng.failed,
                        time.perf_counter() - t0, peak, finalize_rows, interrupted)

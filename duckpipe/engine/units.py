@@ -262,19 +262,27 @@ def mark_dead_running_failed(con: duckdb.DuckDBPyConnection) -> int:
 def mark_running(con: duckdb.DuckDBPyConnection, run_id: str, units: list[Unit]) -> None:
     """Evidence for the next start: units left ``running`` by a dead process count as failed."""
     if units:
-        con.executemany("UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = ?"
-                        " WHERE security_code = ? AND date = ?", [(run_id, *u.key) for u in units])
+        con.execute("UPDATE units SET status = 'running', started_at = now()::TIMESTAMP, run_id = $r"
+                    " FROM (SELECT unnest($s) AS s, unnest($d) AS d) b WHERE security_code = b.s AND date = b.d",
+                    {"r": run_id, "s": [u.security_code for u in units], "d": [u.date for u in units]})
 
 
 def mark_done(con: duckdb.DuckDBPyConnection, run_id: str, batch_id: int, units: list[Unit],
               signatures: dict, seconds_per_unit: float, rows_per_unit: dict, worker: str | None = None) -> None:
-    """Checkpoint rows of a committed batch (the caller holds the batch's transaction)."""
-    con.executemany(
-        "UPDATE units SET status = 'done', attempts = attempts + 1, signature = ?, finished_at = now()::TIMESTAMP,"
-        " duration_s = ?, rows = ?, error = NULL, run_id = ?, batch_id = ?, worker = ?"
-        " WHERE security_code = ? AND date = ?",
-        [(signatures.get(u.key), seconds_per_unit, rows_per_unit.get(u.key, 0), run_id, batch_id, worker, *u.key)
-         for u in units])
+    """Checkpoint rows of a committed batch (the caller holds the batch's transaction).
+
+    One statement per batch, values bound as lists (a row per unit of ``executemany`` cost
+    several ms each)."""
+    if not units:
+        return
+    con.execute(
+        "UPDATE units SET status = 'done', attempts = attempts + 1, signature = b.sig, finished_at = now()::TIMESTAMP,"
+        " duration_s = $secs, rows = b.n, error = NULL, run_id = $r, batch_id = $batch, worker = $w"
+        " FROM (SELECT unnest($s) AS s, unnest($d) AS d, unnest($sig) AS sig, unnest($n) AS n) b"
+        " WHERE security_code = b.s AND date = b.d",
+        {"secs": seconds_per_unit, "r": run_id, "batch": batch_id, "w": worker,
+         "s": [u.security_code for u in units], "d": [u.date for u in units],
+         "sig": [signatures.get(u.key) for u in units], "n": [int(rows_per_unit.get(u.key, 0)) for u in units]})
 
 
 def mark_failed(con: duckdb.DuckDBPyConnection, run_id: str, unit: Unit, error: str) -> None:
