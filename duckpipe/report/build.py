@@ -268,7 +268,8 @@ class Sections:
         run_id = self.ctx.get("run", {}).get("run_id")
         if run_id is not None and table_columns(self.con, "run_stages"):
             t = self.ctx["tables"]["stages"] = tabulate(
-                self.con, self.query("stages", {"run_id": run_id}), "Stages of the last run", "run_stages")
+                self.con, self.query("stages", {"run_id": run_id}), "Stages of the last run", "run_stages",
+                note="The report's own stage is added to run_stages once the report is written.")
             rows = t.data
             self.ctx["spilled_bytes"] = sum(r[6] or 0 for r in rows) if rows else None
             self.ctx["stage_peak"] = max((r[5] for r in rows if r[5] is not None), default=None)
