@@ -120,3 +120,21 @@ def test_the_selection_is_part_of_the_shown_query(ran):
     assert groups.data != all_groups.data and groups.data[-1][1] < all_groups.data[-1][1]   # fewer sweeps
     top = {(c, d) for c, d, *_ in rows["Costliest sweeps (trace them to orders and trades)"]}
     assert top and top <= {(c, d) for c in picked_codes for d in picked_dates[:2]}
+
+
+def test_shown_queries_leave_out_a_failed_units_rows(tmp_path, monkeypatch):
+    """The hand-made catalog of test_report has a failed unit whose half-written rows are in the
+    result tables: the shown SQL carries the done-units scope, so a reader's rerun leaves them out."""
+    from test_report import make_catalog
+
+    from duckpipe.report.build import build_report
+    monkeypatch.setattr("duckpipe.report.build.build_charts", lambda sec: None)
+    con, settings = make_catalog(tmp_path / "ws")
+    try:
+        r = build_report(con, settings, tmp_path / "out")
+    finally:
+        con.close()
+    rows = check_provenance(r, settings.db_path)
+    assert ("All", 5) == rows["Sweep groups"][-1][:2]              # 6 sweep rows, one of the failed unit
+    for title in ("Sweep groups", "Scenario costs", "Costliest sweeps (trace them to orders and trades)"):
+        assert "WHERE u.status = 'done'" in next(t.sql for t in r.tables if t.title == title), title
