@@ -7,6 +7,7 @@ pipes.
 """
 from __future__ import annotations
 
+import html as htmllib
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -108,6 +109,12 @@ def figure(html: str, source: str, title: str | None = None) -> Figure:
     found = [f for f in figures(html) if f.source == source and (title is None or f.title == title)]
     assert len(found) == 1, (source, title, [(f.source, f.title) for f in figures(html)])
     return found[0]
+
+
+def kpis(html: str) -> dict[str, str]:
+    """The headline cards of the summary: {label: value}."""
+    cards = re.findall(r'<div class="kpi"><div class="v">(.*?)</div><div class="l">(.*?)</div>', html)
+    return {htmllib.unescape(label): htmllib.unescape(value) for value, label in cards}
 
 
 def section(html: str, section_id: str) -> str:
