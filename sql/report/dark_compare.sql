@@ -25,22 +25,25 @@ p AS (
     JOIN report_units r ON r.security_code = d.security_code AND r.date = d.date
     JOIN sweeps s ON s.security_code = d.security_code AND s.date = d.date AND s.order_id = d.order_id
     WHERE d.set_label = 'A'
-)
-SELECT 'Fill ratio (%)' AS metric, 'ratio' AS kind,
+),
+m AS (   -- one row per metric; pos keeps them in this order (UNION ALL alone does not)
+SELECT 1 AS pos, 'Fill ratio (%)' AS metric, 'ratio' AS kind,
        count(real_fill_ratio) AS n_real, avg(real_fill_ratio) AS real,
        count(sim_fill_ratio) AS n_sim, avg(sim_fill_ratio) AS simulated,
        avg(sim_fill_ratio) - avg(real_fill_ratio) AS simulated_minus_real FROM p
 UNION ALL
-SELECT 'Arrival cost (bps)', 'bps', count(real_arrival_cost_bps), avg(real_arrival_cost_bps),
+SELECT 2, 'Arrival cost (bps)', 'bps', count(real_arrival_cost_bps), avg(real_arrival_cost_bps),
        count(sim_arrival_cost_bps), avg(sim_arrival_cost_bps),
        avg(sim_arrival_cost_bps) - avg(real_arrival_cost_bps) FROM p
 {% if ttff_col %}
 UNION ALL
-SELECT 'Time to first fill (s)', 'seconds', count(real_ttff_s), avg(real_ttff_s),
+SELECT 3, 'Time to first fill (s)', 'seconds', count(real_ttff_s), avg(real_ttff_s),
        count(sim_ttff_s), avg(sim_ttff_s), avg(sim_ttff_s) - avg(real_ttff_s) FROM p
 {% endif %}
 {% if vwte_col %}
 UNION ALL
-SELECT 'VWTE (s)', 'seconds', count(real_vwte_s), avg(real_vwte_s),
+SELECT 4, 'VWTE (s)', 'seconds', count(real_vwte_s), avg(real_vwte_s),
        count(sim_vwte_s), avg(sim_vwte_s), avg(sim_vwte_s) - avg(real_vwte_s) FROM p
-{% endif %};
+{% endif %}
+)
+SELECT * EXCLUDE (pos) FROM m ORDER BY pos;
