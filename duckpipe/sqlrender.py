@@ -4,10 +4,11 @@ Jinja only *shapes* a query (optional clauses, column lists). Values reach DuckD
 parameters (``$name``); where DuckDB cannot bind (``SET``, ``COPY ... TO 'path'``, view
 definitions), the ``literal`` filter quotes a string and ``ident`` checks an identifier
 against a whitelist; ``ints`` renders an integer or a list of integers (profile code sets) as
-SQL literals and refuses anything else. ``StrictUndefined`` makes a missing template variable an error.
+SQL literals and refuses anything else; ``dates`` does the same for dates. ``StrictUndefined`` makes a missing template variable an error.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from functools import lru_cache
@@ -38,6 +39,7 @@ def environment() -> jinja2.Environment:
     env.filters["literal"] = quote_literal
     env.filters["ident"] = quote_ident
     env.filters["ints"] = int_literals
+    env.filters["dates"] = date_literals
     return env
 
 
@@ -47,6 +49,14 @@ def int_literals(value: Any) -> str:
     if not values or any(not isinstance(v, int) or isinstance(v, bool) for v in values):
         raise ValueError(f"not an integer or a non-empty list of integers: {value!r}")
     return ", ".join(str(int(v)) for v in values)
+
+
+def date_literals(value: Any) -> str:
+    """``[date(2024, 9, 2)]`` -> ``DATE '2024-09-02'``: dates as SQL literals, validated."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values or any(not isinstance(v, dt.date) or isinstance(v, dt.datetime) for v in values):
+        raise ValueError(f"not a date or a non-empty list of dates: {value!r}")
+    return ", ".join(f"DATE '{v.isoformat()}'" for v in values)
 
 
 def render(template: str, **context: Any) -> str:
@@ -88,4 +98,4 @@ def run_script(con: duckdb.DuckDBPyConnection, template: str, params: dict[str, 
 
 
 __all__ = ["render", "run_script", "split_statements", "templates_digest", "template_text",
-           "quote_ident", "quote_literal", "sql_root", "int_literals"]
+           "quote_ident", "quote_literal", "sql_root", "int_literals", "date_literals"]

@@ -15,6 +15,8 @@ import oracle
 import pytest
 from conftest import DRR, duckpipe_cli, needs_drr
 from oracle_data import complete
+from report_html import figure, kpis
+from test_report_provenance import check_provenance
 
 pytestmark = [needs_drr(), pytest.mark.slow]
 
@@ -125,9 +127,18 @@ def test_drr_report_writes_all_four_outputs(tmp_path):
     assert len(list((out / "csv").glob("*.csv"))) >= 8
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
     n_orders = con.execute("SELECT count(*) FROM order_states").fetchone()[0]
+    n_sweeps = con.execute("SELECT count(*) FROM sweeps").fetchone()[0]
     con.close()
-    assert "<svg" in html and "110621" in html and f"{n_orders:,}" in html   # the headline count
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    cards = kpis(html)                                           # the headline counts, in their cards
+    assert cards["Centre Point orders"] == f"{n_orders:,}" and cards["Sweep orders"] == f"{n_sweeps:,}"
+    assert figure(html, "sweeps", "Sweep groups").row(Group="All")["Sweeps"] == f"{n_sweeps:,}"
+    assert set(figure(html, "units", "Units").column("Security code")) == {"110621"}
+    assert "<svg" in html and not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    # and every table's shown SQL, rerun by a reader on the real sample, gives the table
+    from duckpipe import api
+    from duckpipe.settings import resolve
+    settings = resolve(workspace=ws, env={})
+    check_provenance(api.report(settings, tmp_path / "out-api"), settings.db_path)
 
 
 def test_drr_markouts_and_liquidity_agree_with_the_oracle(tmp_path):

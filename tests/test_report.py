@@ -4,6 +4,11 @@ The catalog: two securities (110621, 85603) over three dates. Four units are don
 failed (85603 on 2024-09-03, whose half-written sweep rows must not be counted) and one is
 pending. Sweeps: G1 x3 (two qualifying, simulated in the dark: one matched, one not), G2 x1,
 G3 x1 in done units, plus one leftover G1 row of the failed unit. One order id is above 2^53.
+The per-unit rows carry the analysis' own keys (participant, arrival hour, the size bucket labels
+of ``analysis.steps.size_bucket_labels``) and the aggregates are built from them by the real
+aggregate step, so the report is tested on the tables and labels it really gets.
+
+Assertions read the one table cell they mean (``report_html``), not a substring of the page.
 """
 from __future__ import annotations
 
@@ -18,12 +23,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from report_html import figure, md_table, section
 
 from duckpipe.analysis import pipelines
+from duckpipe.analysis.aggregate import AGGREGATES, build_aggregates
+from duckpipe.analysis.steps import size_bucket_labels
 from duckpipe.catalog import ensure_catalog
 from duckpipe.errors import EmptyWorkspace
 from duckpipe.report.build import build_report, col_kind, col_label, fmt
-from duckpipe.settings import resolve
+from duckpipe.settings import PARAMS, resolve
 
 BIG_ID = 2**63 + 12345          # above 2^53: a DOUBLE would round it
 D1, D2, D3 = date(2024, 9, 2), date(2024, 9, 3), date(2024, 9, 4)
@@ -47,27 +55,22 @@ CREATE TABLE IF NOT EXISTS stats_tests (scope VARCHAR, segment VARCHAR, metric V
   statistic DOUBLE, p_value DOUBLE, p_adjusted DOUBLE, effect_size DOUBLE, ci_low DOUBLE, ci_high DOUBLE,
   note VARCHAR);
 """
-AGG_COLS = ("cp_orders BIGINT, sweeps BIGINT, g1_sweeps BIGINT, g2_sweeps BIGINT, g3_sweeps BIGINT, "
-            "filled_quantity BIGINT, filled_value_aud DOUBLE, vwap DOUBLE, mean_arrival_cost_bps DOUBLE, "
-            "mean_fill_ratio DOUBLE, sim_matched_quantity BIGINT, set_a_sweeps BIGINT, "
-            "savings_bps_unlimited DOUBLE, savings_bps_limited_50 DOUBLE, savings_bps_price_impact DOUBLE")
-AGGS = {  # table -> (key columns DDL, key rows)
-    "agg_global": ("", [()]),
-    "agg_by_security": ("security_code INTEGER, ", [(110621,), (85603,)]),
-    "agg_by_date": ("date DATE, ", [(D1,), (D2,)]),
-    "agg_by_participant": ("participantid BIGINT, ", [(101,), (202,), (303,)]),
-    "agg_by_hour": ("arrival_hour INTEGER, ", [(10,), (11,), (14,)]),
-    "agg_by_size": ("size_bucket VARCHAR, ", [("<100",), ("100-1000",)]),
-    "ts_daily": ("date DATE, ", [(D1,), (D2,)]),
-    "ts_hourly": ("date DATE, arrival_hour INTEGER, ", [(D1, 10), (D1, 11), (D2, 10), (D2, 14)]),
-}
+BUCKETS = [b.label for b in size_bucket_labels(PARAMS["size_buckets"].default)]  # '<100', '100-999', ...
+# Rows of each aggregate built from the done units below: keys (security, date, participant,
+# arrival hour, size bucket) of their orders and sweeps; the failed unit's keys (participant 999,
+# hour 16, bucket 1000-9999) must appear nowhere.
+AGG_ROWS = {"agg_global": 1, "agg_by_security": 2, "agg_by_date": 2, "agg_by_participant": 3, "agg_by_hour": 3,
+            "agg_by_size": 2, "ts_daily": 2, "ts_hourly": 6}
+assert set(AGG_ROWS) == set(AGGREGATES)
 
 
 COLS = {
     "order_states": "security_code, date, order_id, side, exchangeordertype, arrival_ts, post_entry_ts, final_ts, "
-                    "arrival_quantity, post_entry_leaves, final_leaves, final_tmq",
+                    "arrival_quantity, post_entry_leaves, final_leaves, final_tmq, participantid, arrival_hour, "
+                    "size_bucket_idx, size_bucket",
     "sweeps": "security_code, date, order_id, side, group_id, qualifying, filled_quantity, fills, fill_ratio, vwap, "
-              "arrival_mid, arrival_cost_bps, vw_cost_bps, time_to_first_fill_s, vwte_s",
+              "arrival_mid, arrival_cost_bps, vw_cost_bps, time_to_first_fill_s, vwte_s, participantid, "
+              "arrival_hour, size_bucket_idx, size_bucket, filled_value",
     "scenario_costs": "security_code, date, order_id, scenario, quantity, real_cost, scenario_cost, savings, "
                       "savings_bps",
     "dark_matches": "security_code, date, sweep_order_id, contra_order_id, match_ts, quantity, price",
@@ -115,18 +118,21 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
                 [t0, datetime(2024, 9, 5, 10, 0, 9), settings_json, json.dumps({"cores": 8})])
     _insert(con, "run_stages", [("run-1", "analysis", t0, t0, 6.0, 4000, 500_000_000, 1_048_576),
                                 ("run-1", "aggregation", t0, t0, 0.4, 20, 400_000_000, 0)])
-    _insert(con, "order_states", [(110621, D1, BIG_ID, 1, 2048 | 64, 1, 1, 2, 500, 0, 0, 500),
-                                  (110621, D1, 2, 2, 64, 1, 1, 2, 300, 300, 300, 0),
-                                  (85603, D1, 3, 1, 2048 | 64, 1, 1, 2, 100, 100, 100, 0)])
-    sweeps = [  # sec, date, id, side, group, qual, Q, fills, ratio, vwap, mid, cost, vwcost, ttff, vwte
-        (110621, D1, BIG_ID, 1, 1, True, 500, 2, 1.0, 3340.0, 3335.0, 14.99, 14.0, 0.002, 0.003),
-        (110621, D2, 11, 2, 1, True, 200, 1, 1.0, 3300.0, 3305.0, 15.13, 15.0, 0.001, 0.001),
-        (110621, D2, 12, 1, 1, False, 100, 1, 1.0, 3310.0, 3305.0, 15.13, None, None, None),
-        (110621, D2, 13, 1, 2, False, 50, 1, 0.25, 3320.0, 3305.0, 45.39, None, 0.5, 0.5),
-        (85603, D1, 3, 1, 3, False, 0, 0, 0.0, None, 3000.0, None, None, None, None),
-        (85603, D2, 99, 1, 1, False, 9_999, 1, 1.0, 9000.0, 3000.0, 9999.0, None, None, None),  # failed unit
+    def keys(participant: int, hour: int, bucket: int) -> tuple:
+        return (participant, hour, bucket, BUCKETS[bucket])
+    _insert(con, "order_states", [(110621, D1, BIG_ID, 1, 2048 | 64, 1, 1, 2, 500, 0, 0, 500, *keys(101, 10, 1)),
+                                  (110621, D1, 2, 2, 64, 1, 1, 2, 300, 300, 300, 0, *keys(202, 11, 1)),
+                                  (85603, D1, 3, 1, 2048 | 64, 1, 1, 2, 100, 100, 100, 0, *keys(303, 14, 1))])
+    sweeps = [  # sec, date, id, side, group, qual, Q, fills, ratio, vwap, mid, cost, vwcost, ttff, vwte, keys
+        (110621, D1, BIG_ID, 1, 1, True, 500, 2, 1.0, 3340.0, 3335.0, 14.99, 14.0, 0.002, 0.003, *keys(101, 10, 1)),
+        (110621, D2, 11, 2, 1, True, 200, 1, 1.0, 3300.0, 3305.0, 15.13, 15.0, 0.001, 0.001, *keys(202, 10, 1)),
+        (110621, D2, 12, 1, 1, False, 100, 1, 1.0, 3310.0, 3305.0, 15.13, None, None, None, *keys(202, 11, 1)),
+        (110621, D2, 13, 1, 2, False, 50, 1, 0.25, 3320.0, 3305.0, 45.39, None, 0.5, 0.5, *keys(101, 14, 0)),
+        (85603, D1, 3, 1, 3, False, 0, 0, 0.0, None, 3000.0, None, None, None, None, *keys(303, 14, 1)),
+        (85603, D2, 99, 1, 1, False, 9_999, 1, 1.0, 9000.0, 3000.0, 9999.0, None, None, None,
+         *keys(999, 16, 2)),  # failed unit
     ]
-    _insert(con, "sweeps", sweeps)
+    _insert(con, "sweeps", [s + (None if s[9] is None else int(s[9]) * s[6],) for s in sweeps])  # filled value
     costs = []
     for sec, d, oid, _side, g, _, q, *_rest in sweeps:
         if g in (1, 2):
@@ -136,25 +142,23 @@ def make_catalog(ws: Path, *, problems: bool = True) -> tuple[duckdb.DuckDBPyCon
     _insert(con, "dark_sweeps", [(110621, D1, BIG_ID, 500, 400, 2, 3336.0, 0.8, "A", None),
                                  (110621, D2, 11, 200, 0, 0, None, 0.0, "B", "no_contra_in_window")])
     _insert(con, "dark_matches", [(110621, D1, BIG_ID, 2, 5, 300, 3336.0), (110621, D1, BIG_ID, 7, 6, 100, None)])
-    _insert(con, "stats_tests", [
+    _insert(con, "stats_tests", [   # scopes and segments labelled as sql/stats/_scopes.sql labels them
         ("global", "all", "arrival_cost_bps", "paired_t", 40, 3.2, 0.002, 0.012, 0.5, 1.0, 4.0, None),
         ("global", "all", "fill_ratio", "paired_t", 40, 1.1, 0.3, 0.45, 0.1, -0.1, 0.3, None),
         ("global", "all", "savings_bps:unlimited", "one_sample_t", 1, None, None, None, None, None, None,
          "fewer than 2 observations"),
+        ("global", "group=G1", "fill_ratio", "paired_t", 30, 0.9, 0.4, 0.5, 0.1, -0.1, 0.3, None),
+        ("global", f"size={BUCKETS[1]}", "fill_ratio", "paired_t", 30, 0.8, 0.4, 0.5, 0.1, -0.1, 0.3, None),
         ("security=110621", "all", "fill_ratio", "paired_t", 20, 0.5, 0.6, 0.7, 0.05, -0.2, 0.2, None)])
-    for table, (keys, keyrows) in AGGS.items():
-        con.execute(f"CREATE OR REPLACE TABLE {table} ({keys}{AGG_COLS})")
-        _insert(con, table, [k + (3, 5, 3, 1, 1, 850, 2.84, 3335.2, 22.66, 0.85, 400, 1, 15.0, 7.5, 5.0)
-                             for k in keyrows])
     _markouts(con)
+    build_aggregates(con, settings)       # the real aggregate step: agg_*, ts_*, agg_markouts*, agg_liquidity*
     return con, settings
 
 
 def _markouts(con: duckdb.DuckDBPyConnection) -> None:
     """SPEC §5.10 rows: markouts of the BIG_ID sweep (110621 on D1) by venue and horizon, liquidity of
-    that unit, and leftovers of the failed unit (quantity 9,999, -999 bps) that must not be counted;
-    then the real aggregate step builds agg_markouts* and agg_liquidity* from them."""
-    from duckpipe.analysis.markouts import build_aggregates
+    that unit, and leftovers of the failed unit (quantity 9,999, -999 bps) that must not be counted
+    (the real aggregate step builds agg_markouts* and agg_liquidity* from them)."""
     rows = []
     for h, lit, cp, sim in ((1, (-2.0, -4.0), 1.5, (0.5, 1.5)), (60, (-5.0, -7.0), 2.5, (1.0, 3.0))):
         for (source, venue), values in ((("real", "lit"), zip((300, 200), lit)), (("real", "centre_point"), [(100, cp)]),
@@ -170,7 +174,6 @@ def _markouts(con: duckdb.DuckDBPyConnection) -> None:
                     [(110621, D1, "lit", 10, 1000, 3_340_000, 12.5, 4.5, 8.0, 300, 25.0, 8, 800, 100.0),
                      (110621, D1, "centre_point", 2, 300, 1_002_000, 3.0, 1.0, 2.0, 300, 25.0, 2, 300, 100.0),
                      (85603, D2, "lit", 9_999, 9_999, 9, 999.0, 999.0, 0.0, 300, 999.0, 9_999, 9_999, 1.0)])
-    build_aggregates(con, 1000)
 
 
 @pytest.fixture
@@ -193,7 +196,7 @@ def test_all_outputs_written(built):
     assert r.out_dir == settings.workspace / "reports"
     for p in (r.html, r.markdown, r.performance):
         assert p.exists() and p.stat().st_size > 500
-    assert {p.name for p in r.csv_files} >= {f"{t}.csv" for t in AGGS} | {"stats_tests.csv"}
+    assert {p.name for p in r.csv_files} >= {f"{t}.csv" for t in AGG_ROWS} | {"stats_tests.csv"}
 
 
 def test_html_is_self_contained(built):
@@ -210,9 +213,13 @@ def test_html_has_tables_charts_and_traceability(built):
     for source in ("sweeps", "scenario_costs", "dark_sweeps", "stats_tests", "units", "run_stages",
                    "agg_by_hour", "agg_by_size", "agg_by_participant", "agg_by_security", "agg_by_date"):
         assert f'data-source="{source}"' in html, source
-    assert "SELECT group_id" in html and "FROM scenario_costs" in html
-    assert "a date fits in 40% of the budget" in html and "by-date" in html   # strategy and reason
-    assert "700.00 MiB" in html                     # peak memory of the run
+    # the SQL under a table is the query that made it, scope included (test_report_provenance reruns it)
+    groups = figure(html, "sweeps", "Sweep groups").sql
+    assert groups.startswith("WITH report_units AS (") and "GROUP BY ROLLUP (group_id)" in groups
+    assert "JOIN report_units r" in figure(html, "scenario_costs").sql
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>(.*?)</dd>", html))
+    assert facts["Strategy"] == "by-date — a date fits in 40% of the budget"
+    assert facts["Peak memory"].startswith("700.00 MiB RSS")    # the run's peak_rss_bytes, 734,003,200
 
 
 def test_markouts_section(built):
@@ -220,16 +227,25 @@ def test_markouts_section(built):
     HTML, the Markdown and the CSV exports; the failed unit's rows count nowhere."""
     _, _, r = built
     html = r.html.read_text()
-    sec = html[html.index('<section id="markouts"'):html.index('<section id="stats"')]
+    sec = section(html, "markouts")
     assert sec.count("<svg") == 1 and "Horizon after the fill (log scale)" in sec
     assert all(f">{h} s<" in sec for h in (1, 60))                   # tick labels of the horizons
     assert "Real Centre Point" in sec and "Real lit" in sec and "Simulated dark" in sec
-    assert "-2.80" in sec and "0.70" in sec and "-5.80" in sec        # volume-weighted means (bps)
-    assert "12.50" in sec and "25.00" in sec                          # effective and quoted spread
-    assert "-999" not in sec and "9,999" not in sec
-    assert "Marked fills" in sec and "mid (A$)" not in sec             # counts are not formatted as prices
+    curves = figure(html, "agg_markouts")
+    mean = "Mean markout (bps)"
+    # volume-weighted means: lit (300 x -2 + 200 x -4) / 500, sim (400 x 0.5 + 100 x 1.5) / 500, ...
+    assert curves.row(Source="real", Venue="lit", Horizon_seconds="1")[mean] == "-2.80"
+    assert curves.row(Source="sim", Venue="dark_sim", Horizon_seconds="1")[mean] == "0.70"
+    assert curves.row(Source="real", Venue="lit", Horizon_seconds="60")[mean] == "-5.80"
+    assert curves.row(Source="real", Venue="centre_point", Horizon_seconds="60")[mean] == "2.50"
+    assert curves.row(Source="real", Venue="lit", Horizon_seconds="1")["Marked fills"] == "2"   # a count, not A$
+    liq = figure(html, "agg_liquidity_by_venue").row(Venue="lit")
+    assert (liq["Eff spread (bps)"], liq["Quoted spread (bps)"], liq["Trades"]) == ("12.50", "25.00", "10")
+    assert "-999" not in sec and "9,999" not in sec                   # the failed unit's rows
     md = r.markdown.read_text()
-    assert "Markout curves by source, venue and horizon" in md and "Liquidity by venue class" in md
+    assert md_table(md, "Markout curves by source, venue and horizon").row(
+        Source="real", Venue="lit", Horizon_seconds="1")[mean] == "-2.80"
+    assert md_table(md, "Liquidity by venue class").row(Venue="lit")["Eff spread (bps)"] == "12.50"
     names = {p.stem for p in r.csv_files}
     assert {"agg_markouts", "agg_markouts_by_group", "agg_markouts_by_size", "agg_liquidity",
             "agg_liquidity_by_venue"} <= names
@@ -237,8 +253,12 @@ def test_markouts_section(built):
 
 def test_failed_unit_rows_are_not_counted(built):
     html = built[2].html.read_text()
-    assert "9,999" not in html                     # the failed unit's leftover sweep
-    assert "A$9.000" not in html
+    groups = figure(html, "sweeps", "Sweep groups")
+    assert groups.row(Group="All")["Sweeps"] == "5"                  # 5 in done units, not the failed unit's 6th
+    assert groups.row(Group="G1")["Filled quantity"] == "800"        # 500 + 200 + 100, not + 9,999
+    assert "9,999" not in html and "A$9.000" not in html              # nowhere on the page either
+    assert figure(html, "agg_by_participant").column("Participantid") == ["101", "202", "303"]   # not 999
+    assert BUCKETS[2] not in figure(html, "agg_by_size").column("Size bucket")
 
 
 def test_warning_banner_names_problem_units(built):
@@ -290,40 +310,54 @@ def test_formatting_for_people():
 
 def test_numbers_in_report(built):
     html = built[2].html.read_text()
-    assert "A$3.340" in html                       # the BIG_ID sweep's VWAP, from tenths of a cent
-    assert str(BIG_ID) in html                     # order id exact (not through DOUBLE)
-    assert "14.99" in html                         # arrival cost bps, two decimals
-    assert "A$2.84" in html                        # filled_value_aud of the aggregates
+    top = figure(html, "sweeps", "Costliest sweeps (trace them to orders and trades)")
+    sweep = top.row(Order_ID=str(BIG_ID))          # order id exact (not through DOUBLE)
+    assert sweep["VWAP (A$)"] == "A$3.340"         # 3340 tenths of a cent
+    assert sweep["Arrival cost (bps)"] == "14.99"  # bps, two decimals
+    assert sweep["Security code"] == "110621" and sweep["Date"] == "2024-09-02"
+    summary = figure(html, "agg_global").rows      # measure/value pairs, two a line
+    pairs = dict(p for r in summary for p in (r[:2], r[2:]))
+    # filled value of the done units' sweeps: (500 x 3340 + 200 x 3300 + 100 x 3310 + 50 x 3320) / 1000
+    assert pairs["Filled value (A$)"] == "A$2,827.00" and pairs["Sweeps"] == "5"
+    assert figure(html, "agg_by_size").column("Size bucket") == BUCKETS[:2]    # by size: '<100', '100-999'
     md = built[2].markdown.read_text()
-    assert "| G1 |" in md and "unlimited" in md and "arrival_cost_bps" in md  # significant test listed
-    assert "fill_ratio | paired_t" not in md       # p_adjusted 0.45 is not significant
+    assert md_table(md, "Sweep groups").row(Group="G1")["Sweeps"] == "3"
+    sig = md_table(md, "Significant tests (p adjusted < 0.05)")
+    assert [(r[2], r[3]) for r in sig.rows] == [("arrival_cost_bps", "paired_t")]   # 0.45 etc. not listed
+    assert sig.row(Metric="arrival_cost_bps")["P adjusted"] == "0.0120"
 
 
 def test_significant_tests_highlighted(built):
     html = built[2].html.read_text()
-    stats = html[html.index('data-source="stats_tests"'):]
-    stats = stats[:stats.index("</figure>")]
-    assert stats.count('class="hl"') == 1 and "0.0120" in stats
+    stats = figure(html, "stats_tests", "Global tests, all sweeps")
+    shaded = [dict(zip(stats.headers, r)) for r, c in zip(stats.rows, stats.classes) if c == "hl"]
+    assert [(r["Metric"], r["P adjusted"]) for r in shaded] == [("arrival_cost_bps", "0.0120")]
+    segments = figure(html, "stats_tests", "Global tests by segment (group, size bucket)")
+    assert segments.column("Segment") == ["group=G1", f"size={BUCKETS[1]}"]
+    assert figure(html, "stats_tests", "Per-security tests").column("Scope") == ["security=110621"]
 
 
 def test_dark_comparison(built):
     html = built[2].html.read_text()
-    sec = html[html.index('id="dark"'):html.index('id="stats"')]
-    assert "no_contra_in_window" in sec
-    assert "Real versus simulated" in sec and "Arrival cost (bps)" in sec
-    # simulated arrival cost of the set-A sweep: (3336 - 3335) / 3335 * 1e4 = 2.9985 bps
-    assert "3.00" in sec
-    assert "1 without a valid mid" in sec
+    sets = figure(html, "dark_sweeps")
+    assert sets.row(Set_label="B")["Reason"] == "no_contra_in_window"
+    assert sets.row(Set_label="A")["Matched quantity"] == "400"
+    comp = figure(html, "sweeps ⋈ dark_sweeps", "Real versus simulated, set-A sweeps")
+    cost = comp.row(Metric="Arrival cost (bps)")
+    # the set-A sweep: real 14.99 bps; simulated (3336 - 3335) / 3335 * 1e4 = 2.9985 bps
+    assert (cost["Real"], cost["Simulated"], cost["Simulated − real"]) == ("14.99", "3.00", "-11.99")
+    assert comp.row(Metric="Fill ratio (%)")["Simulated"] == "80.00"
+    assert "1 without a valid mid" in section(html, "dark")
 
 
 def test_csv_exports_row_counts(built):
     _, _, r = built
     by_name = {p.stem: p for p in r.csv_files}
-    for table, (_, keyrows) in AGGS.items():
+    for table, n in AGG_ROWS.items():
         with open(by_name[table], newline="") as fh:
-            assert sum(1 for _ in csv.reader(fh)) == len(keyrows) + 1, table
+            assert sum(1 for _ in csv.reader(fh)) == n + 1, table
     with open(by_name["stats_tests"], newline="") as fh:
-        assert sum(1 for _ in csv.reader(fh)) == 5
+        assert sum(1 for _ in csv.reader(fh)) == 7
 
 
 def test_csv_path_is_quoted_not_concatenated(tmp_path, no_charts):
@@ -336,19 +370,24 @@ def test_csv_path_is_quoted_not_concatenated(tmp_path, no_charts):
 
 def test_performance_report(built):
     text = built[2].performance.read_text()
-    for needle in ("run-1", "by-date", "analysis", "aggregation", "Slowest units", "memory_limit",
-                   "command line", "1.00 MiB", "700.00 MiB", "p90"):
-        assert needle in text, needle
+    run = dict(md_table(text, "Last run").rows)
+    assert run["Run id"] == "`run-1`" and run["Strategy"] == "by-date — a date fits in 40% of the budget"
+    assert run["Spilled to disk"] == "1.00 MiB" and run["Peak memory (run)"] == "700.00 MiB"
+    stages = md_table(text, "Stages of the last run")
+    assert [r[0] for r in stages.rows] == ["aggregation", "analysis"]     # same start: by name
     # rows/s of the slowest unit: 2500 rows in 2.5 s
-    assert "1,000" in text
+    slowest = md_table(text, "Slowest units")
+    assert slowest.rows[0][:2] == ["110621", "2024-09-03"] and slowest.row(Date="2024-09-03")["Rows per second"] == "1,000"
+    assert md_table(text, "Per-unit timings").rows[0][8] == "4,000"      # rows of the done units
+    assert dict((r[0], r[2]) for r in md_table(text, "Settings").rows)["`memory_limit`"] == "command line"
 
 
 def test_units_filter_restricts_results(tmp_path, no_charts):
     con, settings = make_catalog(tmp_path / "ws")
     r = build_report(con, settings, tmp_path / "out", units_filter=[(85603, D1)])
     html = r.html.read_text()
-    groups = html[html.index('id="groups"'):html.index('id="scenarios"')]
-    assert "<td>G3</td>" in groups and "<td>G1</td>" not in groups
+    assert figure(html, "sweeps", "Sweep groups").column("Group") == ["G3", "All"]
+    assert figure(html, "units", "Units").column("Security code") == ["85603"]
     assert any("units filter" in w for w in r.warnings)
     con.close()
 
@@ -478,12 +517,13 @@ def test_empty_result_tables(tmp_path):
     """Done units but no rows anywhere (e.g. a day without Centre Point sweeps): no crash, dashes."""
     con, settings = make_catalog(tmp_path / "ws", problems=False)
     for t in ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps", "stats_tests",
-              "markouts", "liquidity", *AGGS]:
+              "markouts", "liquidity"]:
         con.execute(f"DELETE FROM {t}")
-    from duckpipe.analysis.markouts import build_aggregates
-    build_aggregates(con, 1000)
+    build_aggregates(con, settings)
+    for t in AGG_ROWS:                 # no rows at all (the real step keeps agg_global's one row of zeros)
+        con.execute(f"DELETE FROM {t}")
     r = build_report(con, settings)
     html = r.html.read_text()
     assert r.warnings == [] and "No rows." in html and "<svg" not in html
-    assert all(p.read_text().count("\n") == 1 for p in r.csv_files if p.stem in AGGS)   # header only
+    assert all(p.read_text().count("\n") == 1 for p in r.csv_files if p.stem in AGG_ROWS)   # header only
     con.close()

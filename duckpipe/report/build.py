@@ -7,17 +7,17 @@ warning and a note in the report, never a crash: the report is most needed when 
 
 Numbers are formatted once, here, by column name (SPEC §3 units: prices in the profile's price
 units, shown in its currency; values in price units x shares, times in seconds), so the HTML, the Markdown and the headers
-all agree. Every table names the result table it comes from and a one-line SQL to reproduce it.
+all agree. Every table names the result table it comes from and shows the query that made it,
+self-contained (scope and parameters inlined, see :mod:`duckpipe.report.provenance`).
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
@@ -34,8 +34,9 @@ from ..settings import Settings
 from ..sqlrender import render, split_statements
 from . import charts
 from . import markouts as report_markouts
-from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, make_table, money_of
-from .queries import query, run_template, select_all, table_columns
+from .formatting import DASH, MAX_ROWS, Table, col_kind, col_label, fmt, fmt_bytes, money_of
+from .provenance import Query, Scope, report_query, scope_groups, tabulate
+from .queries import select_all, table_columns
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class ReportResult:
     performance: Path
     csv_files: list[Path]
     warnings: list[str]
+    tables: list[Table] = field(default_factory=list)     # every table of the report, with its query
 
 
 # ----------------------------------------------------------------------------- sections
@@ -64,8 +66,8 @@ class ReportResult:
 class Sections:
     """Collects the report's content; each section failing alone becomes a warning."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings):
-        self.con, self.settings = con, settings
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scope = None):
+        self.con, self.settings, self.scope = con, settings, scope
         self.warnings: list[str] = []
         self.ctx: dict[str, Any] = {"charts": {}, "tables": {}, "extended": [], "kpis": []}
 
@@ -97,16 +99,15 @@ class Sections:
         self.ctx["runs_total"] = len(rows)
         self.ctx["settings_rows"] = settings_rows(run.get("settings"))
 
-    def units(self, filtered: bool) -> None:
-        join = ("JOIN report_filter f ON f.security_code = u.security_code AND f.date = u.date"
-                if filtered else "")
-        cols, rows = query(self.con, "SELECT u.security_code, u.date, u.status, u.attempts, u.duration_s, "
-                           "u.rows, u.finished_at, u.run_id, left(u.error, 200) AS error FROM units u " + join +
-                           " ORDER BY u.date, u.security_code")
-        self.ctx["units_table"] = make_table(
-            "Units", "units", "SELECT * FROM units ORDER BY date, security_code", cols, rows,
-            highlight=lambda r: r["status"] != "done")
-        rows = apply_statuses(rows, effective_statuses(self.con, self.settings), filtered, self.con)
+    def query(self, name: str, params: dict | None = None, **ctx: Any) -> Query:
+        """sql/report/<name>.sql within the report's scope."""
+        return report_query(name, self.scope, params, **ctx)
+
+    def units(self, wanted: set[tuple[int, date]] | None) -> None:
+        t = tabulate(self.con, self.query("units"), "Units", "units", highlight=lambda r: r["status"] != "done")
+        self.ctx["units_table"] = t
+        cols, rows = t.columns, t.data
+        rows = apply_statuses(rows, effective_statuses(self.con, self.settings), wanted)
         counts: dict[str, int] = {}
         for r in rows:
             counts[r[2]] = counts.get(r[2], 0) + 1
@@ -116,7 +117,7 @@ class Sections:
     def headline(self) -> None:
         for table in ("order_states", "sweeps"):
             if table_columns(self.con, table):
-                _, rows = run_template(self.con, "scoped_count", table=table)
+                _, rows = self.query("scoped_count", table=table).run(self.con)
                 self.ctx[f"n_{table}"] = rows[0][0]
 
     def kpis(self) -> None:
@@ -153,146 +154,143 @@ class Sections:
     def groups(self) -> None:
         if not self.has("sweeps"):
             return
-        cols, rows = run_template(self.con, "groups")
-        self.ctx["tables"]["groups"] = make_table(
-            "Sweep groups", "sweeps",
-            "SELECT group_id, count(*), sum(filled_quantity), sum(vwap*filled_quantity)/sum(filled_quantity) "
-            "AS vwap, avg(fill_ratio), avg(arrival_cost_bps) FROM sweeps GROUP BY ROLLUP (group_id)",
-            cols, rows, note="G1 fully filled, G2 partially filled, G3 not executed (final state).")
-        self.ctx["group_rows"] = [dict(zip(cols, r)) for r in rows]
+        t = self.ctx["tables"]["groups"] = tabulate(
+            self.con, self.query("groups"), "Sweep groups", "sweeps",
+            note="G1 fully filled, G2 partially filled, G3 not executed (final state).")
+        self.ctx["group_rows"] = [dict(zip(t.columns, r)) for r in t.data]
 
     def scenarios(self) -> None:
         if not self.has("scenario_costs"):
             return
-        cols, rows = run_template(self.con, "scenarios")
-        order = {s["name"]: i for i, s in enumerate(self.settings.scenarios)}
-        rows = sorted(rows, key=lambda r: (order.get(r[0], len(order)), r[0]))
         defs = {s["name"]: s for s in self.settings.scenarios}
-        self.ctx["tables"]["scenarios"] = make_table(
-            "Scenario costs", "scenario_costs",
-            "SELECT scenario, count(*), avg(savings_bps), median(savings_bps), "
-            f"sum(savings)/{self.settings.profile_def.price_scale} AS savings_aud "
-            "FROM scenario_costs GROUP BY scenario", cols, rows,
+        q = self.query("scenarios", {"scenario_order": [str(n) for n in defs]})
+        t = self.ctx["tables"]["scenarios"] = tabulate(
+            self.con, q, "Scenario costs", "scenario_costs",
             note="Positive savings: resting in the dark would have been better for the trader. "
                  + "; ".join(f"{n}: dark share {d['dark_share']:g}, rest {d['rest']}"
                              + (f" (+{d['impact_bps']:g} bps impact)" if d["rest"] == "impact" else "")
                              for n, d in defs.items()))
-        self.ctx["scenario_rows"] = [dict(zip(cols, r)) for r in rows]
+        self.ctx["scenario_rows"] = [dict(zip(t.columns, r)) for r in t.data]
 
     def dark(self) -> None:
         if not self.has("dark_sweeps", "sweeps"):
             return
-        cols, rows = run_template(self.con, "dark_sets")
-        self.ctx["tables"]["dark_sets"] = make_table(
-            "Simulation outcome: set A (matched) and set B (not matched, by reason)", "dark_sweeps",
-            "SELECT set_label, reason, count(*), sum(offered_quantity), sum(matched_quantity) "
-            "FROM dark_sweeps GROUP BY ALL", [c for c in cols if c != "n_sim_fill_ratio"],
-            [r[:-1] for r in rows])
+        self.ctx["tables"]["dark_sets"] = tabulate(
+            self.con, self.query("dark_sets", counts=False),
+            "Simulation outcome: set A (matched) and set B (not matched, by reason)", "dark_sweeps")
+        cols, rows = self.query("dark_sets", counts=True).run(self.con)      # for the fill ratio chart
         self.ctx["dark_set_rows"] = [dict(zip(cols, r)) for r in rows]
         dcols = table_columns(self.con, "dark_sweeps")
         ttff = next((c for c in dcols if "first_fill" in c), None)
         vwte = next((c for c in dcols if "vwte" in c), None)
-        _, comp = run_template(self.con, "dark_compare", ttff_col=ttff, vwte_col=vwte)
-        out = []
-        for metric, kind, n_real, real, n_sim, sim in comp:
-            diff = None if real is None or sim is None else sim - real
-            out.append([metric, fmt(n_real), fmt(real, kind), fmt(n_sim), fmt(sim, kind), fmt(diff, kind)])
-        self.ctx["tables"]["dark_compare"] = Table(
-            "Real versus simulated, set-A sweeps", "sweeps ⋈ dark_sweeps",
-            "SELECT avg(s.fill_ratio), avg(d.sim_fill_ratio) FROM dark_sweeps d JOIN sweeps s "
-            "USING (security_code, date, order_id) WHERE d.set_label = 'A'",
-            ["Metric", "n real", "Real", "n simulated", "Simulated", "Simulated − real"], out,
-            [False, True, True, True, True, True],
-            note="Simulated arrival cost prices the simulated VWAP against the same arrival mid.")
+        title, note = ("Real versus simulated, set-A sweeps",
+                       "Simulated arrival cost prices the simulated VWAP against the same arrival mid.")
+
+        def by_metric(cols: list[str], rows: list[tuple]) -> Table:
+            """One row per metric, its values formatted by the row's kind (which is not shown)."""
+            out = [[metric, fmt(n_real), fmt(real, kind), fmt(n_sim), fmt(sim, kind), fmt(diff, kind)]
+                   for metric, kind, n_real, real, n_sim, sim, diff in rows]
+            return Table(title, "sweeps ⋈ dark_sweeps", "",
+                         ["Metric", "n real", "Real", "n simulated", "Simulated", "Simulated − real"], out,
+                         [False, True, True, True, True, True], note=note, total=len(rows))
+        self.ctx["tables"]["dark_compare"] = tabulate(
+            self.con, self.query("dark_compare", ttff_col=ttff, vwte_col=vwte), title, "sweeps ⋈ dark_sweeps",
+            shape=by_metric)
         if table_columns(self.con, "dark_matches"):
-            _, m = run_template(self.con, "dark_matches")
+            _, m = self.query("dark_matches").run(self.con)
             self.ctx["dark_matches"] = dict(zip(["matches", "no_price", "quantity"], m[0]))
 
     def top_sweeps(self) -> None:
         if not table_columns(self.con, "sweeps"):
             return
-        cols, rows = run_template(self.con, "top_sweeps", {"limit": 10})
-        self.ctx["tables"]["top_sweeps"] = make_table(
-            "Costliest sweeps (trace them to orders and trades)", "sweeps",
-            "SELECT * FROM sweeps ORDER BY arrival_cost_bps DESC NULLS LAST LIMIT 10", cols, rows,
-            note="Query orders/trades with the security, date and order id.")
+        self.ctx["tables"]["top_sweeps"] = tabulate(
+            self.con, self.query("top_sweeps", {"limit": 10}), "Costliest sweeps (trace them to orders and trades)",
+            "sweeps", note="Query orders/trades with the security, date and order id.")
 
     def stats(self) -> None:
-        cols, rows = select_all(self.con, "stats_tests")
+        cols = table_columns(self.con, "stats_tests")
         if not cols:
             self.warnings.append("table stats_tests missing: no statistics")
             return
         wanted = [c for c in ("scope", "segment", "metric", "test", "n", "statistic", "p_value",
                               "p_adjusted", "effect_size", "ci_low", "ci_high", "note") if c in cols]
-        idx = [cols.index(c) for c in wanted]
-        rows = sorted(([r[i] for i in idx] for r in rows),
-                      key=lambda r: (r[0] != "global", str(r[0]), str(r[1]), str(r[2]), str(r[3])))
         sig = lambda r: r.get("p_adjusted") is not None and r["p_adjusted"] < 0.05  # noqa: E731
-        seg = wanted.index("segment") if "segment" in wanted else None
-        main = [r for r in rows if r[0] == "global" and (seg is None or r[seg] in ("all", None))]
-        parts = [("stats_global", "Global tests, all sweeps", main, "scope = 'global' AND segment = 'all'"),
-                 ("stats_segments", "Global tests by segment (group, size bucket)",
-                  [r for r in rows if r[0] == "global" and r not in main], "scope = 'global' AND segment <> 'all'"),
-                 ("stats_other", "Per-security tests", [r for r in rows if r[0] != "global"], "scope <> 'global'")]
-        for key, title, part, where in parts:
-            if part or key == "stats_global":
-                self.ctx["tables"][key] = make_table(
-                    title, "stats_tests", f"SELECT * FROM stats_tests WHERE {where} ORDER BY metric, test",
-                    wanted, part, highlight=sig, limit=300,
-                    note="p adjusted by Benjamini-Hochberg over all tests of the run; shaded rows: "
-                         "p_adjusted < 0.05." if key == "stats_global" else "")
-        self.ctx["significant"] = [dict(zip(wanted, r)) for r in rows if sig(dict(zip(wanted, r)))]
-        self.ctx["tests_total"] = len(rows)
+        has_segment = "segment" in wanted
+        parts = [("stats_global", "Global tests, all sweeps", "global"),
+                 ("stats_segments", "Global tests by segment (group, size bucket)", "segments"),
+                 ("stats_other", "Per-security tests", "other")]
+        total = 0
+        for key, title, part in parts:    # the three parts split stats_tests, each row in one
+            t = tabulate(self.con, self.query("stats", cols=wanted, has_segment=has_segment, part=part),
+                         title, "stats_tests", highlight=sig, limit=300,
+                         note="p adjusted by Benjamini-Hochberg over all tests of the run; shaded rows: "
+                              "p_adjusted < 0.05." if key == "stats_global" else "")
+            total += len(t.data)
+            if t.data or key == "stats_global":
+                self.ctx["tables"][key] = t
+        self.ctx["significant"] = []
+        if "p_adjusted" in wanted:
+            listed = [c for c in ("scope", "segment", "metric", "test", "n", "statistic", "p_adjusted",
+                                  "effect_size") if c in wanted]
+            t = self.ctx["tables"]["significant"] = tabulate(
+                self.con, self.query("stats", cols=listed, has_segment=has_segment, part="significant"),
+                "Significant tests (p adjusted < 0.05)", "stats_tests", limit=50)
+            self.ctx["significant"] = [dict(zip(t.columns, r)) for r in t.data]
+        self.ctx["tests_total"] = total
 
     def extended(self) -> None:
-        cols, rows = select_all(self.con, "agg_global")
-        if rows:    # one wide row: show it as measure/value pairs, two pairs a line
-            pairs = [[col_label(c), fmt(v, col_kind(c))] for c, v in zip(cols, rows[0])]
-            half = (len(pairs) + 1) // 2
-            lines = [a + (pairs[half + i] if half + i < len(pairs) else ["", ""]) for i, a in enumerate(pairs[:half])]
-            self.ctx["tables"]["agg_global"] = Table(
-                "Global summary", "agg_global", "SELECT * FROM agg_global", ["Measure", "Value"] * 2,
-                lines, [False, True, False, True])
+        cols = table_columns(self.con, "agg_global")
+        if cols:    # one wide row: show it as measure/value pairs, two pairs a line
+            def pairs(cols: list[str], rows: list[tuple]) -> Table:
+                pairs = [[col_label(c), fmt(v, col_kind(c))] for c, v in zip(cols, rows[0])] if rows else []
+                half = (len(pairs) + 1) // 2
+                lines = [a + (pairs[half + i] if half + i < len(pairs) else ["", ""])
+                         for i, a in enumerate(pairs[:half])]
+                return Table("Global summary", "agg_global", "", ["Measure", "Value"] * 2, lines,
+                             [False, True, False, True], total=len(rows))
+            t = tabulate(self.con, self.query("table", table="agg_global", cols=cols, order=_order(cols)),
+                         "Global summary", "agg_global", shape=pairs)
+            if t.data:
+                self.ctx["tables"]["agg_global"] = t
         for table, title in EXTENDED:
             cols = table_columns(self.con, table)
             if not cols:
                 continue
             many = table in ("agg_by_participant", "agg_by_security")
-            cols, rows = select_all(self.con, table, "sweeps" if many else "")
-            if table == "agg_by_size" and "size_bucket" in cols:
-                rows = sorted(rows, key=lambda r: bucket_key(r[cols.index("size_bucket")]))
-            keep = [i for i, c in enumerate(cols) if not c.endswith("_idx")]   # sort helpers
-            cols, rows = [cols[i] for i in keep], [[r[i] for i in keep] for r in rows]
-            self.ctx["extended"].append(make_table(
-                title.format(tz=self.settings.profile_def.time_zone_label), table, f"SELECT * FROM {table}" + (" ORDER BY sweeps DESC" if many else ""),
-                cols, rows, limit=MAX_ROWS if many else 200,
-                note=f"Full table: csv/{table}.csv." if many else ""))
+            shown = [c for c in cols if not c.endswith("_idx")]      # sort helpers: order by them, don't show
+            first = ["sweeps"] if many and "sweeps" in cols else [c for c in cols if c.endswith("_idx")]
+            q = self.query("table", table=table, cols=shown, order=_order(cols, first, desc=many))
+            self.ctx["extended"].append(tabulate(
+                self.con, q, title.format(tz=self.settings.profile_def.time_zone_label), table,
+                limit=MAX_ROWS if many else 200, note=f"Full table: csv/{table}.csv." if many else ""))
 
     def performance(self) -> None:
         run_id = self.ctx.get("run", {}).get("run_id")
         if run_id is not None and table_columns(self.con, "run_stages"):
-            cols, rows = query(self.con, "SELECT stage, started_at, duration_s, rows, rows / nullif(duration_s, 0) "
-                               "AS rows_per_s, peak_rss_bytes, spilled_bytes FROM run_stages "
-                               "WHERE run_id = $run_id ORDER BY started_at NULLS LAST, stage", {"run_id": run_id})
-            self.ctx["tables"]["stages"] = make_table(
-                "Stages of the last run", "run_stages",
-                f"SELECT * FROM run_stages WHERE run_id = '{run_id}' ORDER BY started_at", cols, rows)
+            t = self.ctx["tables"]["stages"] = tabulate(
+                self.con, self.query("stages", {"run_id": run_id}), "Stages of the last run", "run_stages",
+                note="The report's own stage is added to run_stages once the report is written.")
+            rows = t.data
             self.ctx["spilled_bytes"] = sum(r[6] or 0 for r in rows) if rows else None
             self.ctx["stage_peak"] = max((r[5] for r in rows if r[5] is not None), default=None)
-        cols, rows = run_template(self.con, "unit_timings",
-                                  has_batch="batch_id" in table_columns(self.con, "units"))
+        cols, rows = self.query("unit_timings", has_batch="batch_id" in table_columns(self.con, "units")).run(self.con)
         self.ctx["unit_timing"] = dict(zip(cols, rows[0])) if rows else {}
-        cols, rows = query(self.con, "SELECT security_code, date, duration_s, rows, rows / nullif(duration_s, 0) "
-                           "AS rows_per_s, run_id FROM units WHERE status = 'done' "
-                           "ORDER BY duration_s DESC NULLS LAST LIMIT 10")
-        self.ctx["tables"]["slowest"] = make_table(
-            "Slowest units", "units", "SELECT * FROM units ORDER BY duration_s DESC LIMIT 10", cols, rows)
-        cols, rows = select_all(self.con, "runs", "started_at")
+        self.ctx["tables"]["slowest"] = tabulate(self.con, self.query("slowest", {"limit": 10}), "Slowest units",
+                                                 "units")
+        cols = table_columns(self.con, "runs")
         keep = [c for c in ("run_id", "started_at", "finished_at", "status", "strategy", "units_done",
                             "units_failed", "peak_rss_bytes") if c in cols]
-        self.ctx["tables"]["runs"] = make_table(
-            "Runs", "runs", "SELECT * FROM runs ORDER BY started_at DESC", keep,
-            [[r[cols.index(c)] for c in keep] for r in rows], limit=20)
+        first = ["started_at"] if "started_at" in cols else []
+        self.ctx["tables"]["runs"] = tabulate(
+            self.con, self.query("table", table="runs", cols=keep, order=_order(cols, first, desc=True)),
+            "Runs", "runs", limit=20)
+
+
+def _order(cols: list[str], first: list[str] | None = None, desc: bool = False) -> list[dict[str, Any]]:
+    """ORDER BY for sql/report/table.sql: ``first`` (descending, NULLs last, when ``desc``), then every
+    column of the table ascending, so that ties are broken the same way on every run."""
+    first = first or []
+    return [{"col": c, "desc": desc} for c in first] + [{"col": c, "desc": False} for c in cols if c not in first]
 
 
 def effective_statuses(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[tuple[int, date], str]:
@@ -310,27 +308,18 @@ def effective_statuses(con: duckdb.DuckDBPyConnection, settings: Settings) -> di
         return {}
 
 
-def apply_statuses(rows: list[tuple], statuses: dict[tuple[int, date], str], filtered: bool,
-                   con: duckdb.DuckDBPyConnection) -> list[tuple]:
+def apply_statuses(rows: list[tuple], statuses: dict[tuple[int, date], str],
+                   wanted: set[tuple[int, date]] | None) -> list[tuple]:
     """Overlay effective statuses on units rows (security_code, date, status, ...) and add the
-    store's units that the units table does not list yet, as pending."""
+    store's units that the units table does not list yet (of the selection ``wanted``, when there
+    is one), as pending."""
     if not statuses:
         return rows
     out = [(r[0], r[1], statuses.get((r[0], r[1]), r[2])) + tuple(r[3:]) for r in rows]
     known = {(r[0], r[1]) for r in rows}
-    wanted = ({tuple(k) for k in con.execute("SELECT security_code, date FROM report_filter").fetchall()}
-              if filtered else None)
     extra = [k for k, st in statuses.items() if k not in known and (wanted is None or k in wanted)]
     out += [(k[0], k[1], statuses[k]) + (None,) * (len(rows[0]) - 3 if rows else 6) for k in extra]
     return sorted(out, key=lambda r: (r[1], r[0]))
-
-
-def bucket_key(label: Any) -> tuple[float, str]:
-    """Order size buckets by their lower edge: '<100' < '100-1000' < '1000-10000' < '>=10000'."""
-    text = str(label or "")
-    nums = re.findall(r"\d[\d,_]*", text)
-    edge = float(nums[0].replace(",", "").replace("_", "")) if nums else float("inf")
-    return (edge - 0.5 if text.lstrip().startswith("<") else edge, text)
 
 
 def settings_rows(settings: Any) -> list[tuple[str, str, str]]:
@@ -353,7 +342,7 @@ def build_charts(sec: Sections) -> None:
 
     def hist() -> None:
         if table_columns(con, "sweeps") and table_columns(con, "dark_sweeps"):
-            _, rows = run_template(con, "cost_hist", {"bins": 40})
+            _, rows = report_query("cost_hist", sec.scope, {"bins": 40}).run(con)
             if rows:
                 bins: dict[str, list[int]] = {"real": [0] * 40, "simulated": [0] * 40}
                 for series, b, n, _, _ in rows:
@@ -436,15 +425,6 @@ def _market(settings: Settings) -> dict[str, Any]:
             "price_scale": p.price_scale, "tz": p.time_zone_label}
 
 
-def _scope(con: duckdb.DuckDBPyConnection, units_filter: list[tuple[int, date]] | None) -> None:
-    """Create report_filter (when filtering) and report_units: the done units reported on."""
-    if units_filter is not None:
-        con.execute("CREATE OR REPLACE TEMP TABLE report_filter (security_code INTEGER, date DATE)")
-        if units_filter:
-            con.executemany("INSERT INTO report_filter VALUES (?, ?)", [list(u) for u in units_filter])
-    run_template(con, "scope", filtered=units_filter is not None)
-
-
 def _record_stage(con: duckdb.DuckDBPyConnection, run_id: Any, started: datetime, seconds: float) -> None:
     """Record the report as a stage of the last run (SPEC §4 run_stages), replacing an older one."""
     if run_id is None or not table_columns(con, "run_stages"):
@@ -477,13 +457,13 @@ def _build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: P
     if not done:
         raise EmptyWorkspace(f"nothing to report: no units have been run in {settings.workspace}; "
                              "run 'duckpipe ingest' and 'duckpipe run' first")
-    _scope(con, units_filter)
-    if not con.execute("SELECT count(*) FROM report_units").fetchall()[0][0]:
+    scope = scope_groups(units_filter)
+    if not report_query("scope", scope).run(con)[1][0][0]:
         raise EmptyWorkspace("nothing to report: none of the selected units is done; "
                              "run 'duckpipe run' on them first")
-    sec = Sections(con, settings)
+    sec = Sections(con, settings, scope)
     sec.safe("run summary", sec.run_summary)
-    sec.safe("units", lambda: sec.units(units_filter is not None))
+    sec.safe("units", lambda: sec.units(None if units_filter is None else {tuple(u) for u in units_filter}))
     for name in ("headline", "groups", "scenarios", "dark", "top_sweeps", "stats", "extended", "performance",
                  "kpis"):
         sec.safe(name, getattr(sec, name))
@@ -506,5 +486,6 @@ def _build_report(con: duckdb.DuckDBPyConnection, settings: Settings, out_dir: P
         paths[key].write_text(env.get_template(template).render(**ctx), encoding="utf-8")
     _record_stage(con, sec.ctx.get("run", {}).get("run_id"), started, time.perf_counter() - t0)
     log.info("report written to %s (%d CSV files, %d warnings)", out_dir, len(csv_files), len(sec.warnings))
+    tables = [t for t in [sec.ctx.get("units_table"), *sec.ctx["tables"].values(), *sec.ctx["extended"]] if t]
     return ReportResult(out_dir, paths["html"], paths["markdown"], paths["performance"], csv_files,
-                        list(sec.warnings))
+                        list(sec.warnings), tables)

@@ -25,7 +25,12 @@ DASH = "–"
 
 @dataclass
 class Table:
-    """A formatted table plus its provenance (result table and a reproducing query)."""
+    """A formatted table plus its provenance: the result table it reads and the query that made it.
+
+    ``sql`` is the query as shown (parameters inlined); ``query``, ``shape``, ``columns`` and
+    ``data`` are set by :func:`duckpipe.report.provenance.tabulate`: the query that ran, how its
+    rows became this table, and those rows.
+    """
 
     title: str
     source: str
@@ -36,6 +41,10 @@ class Table:
     highlight: list[bool] = field(default_factory=list)
     note: str = ""
     total: int = 0
+    query: Any = None
+    shape: Callable[[list[str], list[tuple]], Table] | None = None
+    columns: list[str] = field(default_factory=list)
+    data: list[tuple] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- money

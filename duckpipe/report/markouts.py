@@ -10,8 +10,8 @@ from typing import Any
 
 from ..analysis.markouts import CURVES
 from . import charts
-from .formatting import make_table
-from .queries import run_template, select_all, table_columns
+from .provenance import report_query, tabulate
+from .queries import table_columns
 
 
 def build(sec: Any) -> None:
@@ -20,27 +20,24 @@ def build(sec: Any) -> None:
     con, ctx = sec.con, sec.ctx
     if not sec.has("agg_markouts", "agg_liquidity_by_venue"):
         return
-    cols, rows = run_template(con, "markouts")
-    ctx["tables"]["markouts"] = make_table(
-        "Markout curves by source, venue and horizon", "agg_markouts",
-        "SELECT * FROM agg_markouts ORDER BY source, venue, horizon_s", cols, rows,
+    t = ctx["tables"]["markouts"] = tabulate(
+        con, report_query("markouts"), "Markout curves by source, venue and horizon", "agg_markouts",
         note="Markout = s (mid at t + h - fill price) / fill price, bps: positive = the mid moved in the "
              "trader's favour, negative = adverse selection. Mean volume-weighted over fills with a mid; "
              "95% interval from the weighted variance and Kish's effective size. By group and size "
              "bucket: agg_markouts_by_group, agg_markouts_by_size (CSV).")
-    ctx["markout_rows"] = [dict(zip(cols, r)) for r in rows]
-    cols, rows = run_template(con, "liquidity")
-    ctx["tables"]["liquidity"] = make_table(
-        "Liquidity by venue class", "agg_liquidity_by_venue",
-        "SELECT * FROM agg_liquidity_by_venue", cols, rows,
+    ctx["markout_rows"] = [dict(zip(t.columns, r)) for r in t.data]
+    ctx["tables"]["liquidity"] = tabulate(
+        con, report_query("liquidity"), "Liquidity by venue class", "agg_liquidity_by_venue",
         note="Trades counted once per match group; spreads and impact in bps of the mid at the trade, "
              "signed by the aggressor and volume-weighted over signed volume (effective = realized + "
              "impact); quoted spread time-weighted; venue 'all' = every trade.")
-    if table_columns(con, "agg_liquidity"):
-        cols, rows = select_all(con, "agg_liquidity", "volume")
-        ctx["tables"]["liquidity_by_security"] = make_table(
-            "Liquidity by security and venue", "agg_liquidity",
-            "SELECT * FROM agg_liquidity ORDER BY volume DESC", cols, rows, limit=60)
+    cols = table_columns(con, "agg_liquidity")
+    if cols:    # by volume, largest first (then every column: the same order on every run)
+        order = [{"col": c, "desc": c == "volume"} for c in sorted(cols, key=lambda c: c != "volume")]
+        ctx["tables"]["liquidity_by_security"] = tabulate(
+            con, report_query("table", table="agg_liquidity", cols=cols, order=order),
+            "Liquidity by security and venue", "agg_liquidity", limit=60)
 
     def chart() -> None:
         by_curve: dict[tuple[str, str], list[tuple]] = {}

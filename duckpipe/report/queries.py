@@ -1,12 +1,9 @@
-"""The report's reads: catalog tables discovered (never assumed), sql/report templates run."""
+"""The report's reads: catalog tables discovered (never assumed); report queries are in provenance.py."""
 from __future__ import annotations
-
-from typing import Any
 
 import duckdb
 
 from ..db import execute, quote_ident
-from ..sqlrender import render, split_statements
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -22,15 +19,6 @@ def query(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None,
     """Run one statement; return (column names, rows)."""
     cur = execute(con, sql, params, template=template)
     return [d[0] for d in cur.description], cur.fetchall()
-
-
-def run_template(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None,
-                 **ctx: Any) -> tuple[list[str], list[tuple]]:
-    """Render sql/report/<name>.sql and run its statements; return the last one's result."""
-    result: tuple[list[str], list[tuple]] = ([], [])
-    for stmt in split_statements(render(f"report/{name}.sql", **ctx)):
-        result = query(con, stmt, params, template=f"report/{name}.sql")
-    return result
 
 
 def select_all(con: duckdb.DuckDBPyConnection, table: str, order: str = "") -> tuple[list[str], list[tuple]]:

@@ -2,7 +2,9 @@
 -- (set-A dark sweeps, simulated VWAP against the arrival mid), binned in SQL so that the
 -- report never loads per-order rows into Python. Range = 1st to 99th percentile of both series;
 -- values outside are clamped into the end bins. Parameter: $bins (INTEGER).
-WITH real AS (
+{% from 'report/_scope.sql' import report_units %}
+WITH {{ report_units(scope) }},
+real AS (
     SELECT s.arrival_cost_bps AS v FROM sweeps s
     JOIN report_units r ON r.security_code = s.security_code AND r.date = s.date
     WHERE s.arrival_cost_bps IS NOT NULL

@@ -3,8 +3,11 @@
 -- Simulated arrival cost uses the simulated VWAP against the same arrival mid:
 -- s x (sim_vwap - arrival_mid) / arrival_mid x 1e4, s = +1 buy, -1 sell.
 -- Parameters (Jinja): ttff_col / vwte_col — the dark_sweeps column of the simulated time to
--- first fill / VWTE when the table has one (else that metric is left out).
-WITH p AS (
+-- first fill / VWTE when the table has one (else that metric is left out). Kind: how the
+-- report formats the row's values; simulated_minus_real = simulated - real.
+{% from 'report/_scope.sql' import report_units %}
+WITH {{ report_units(scope) }},
+p AS (
     SELECT
         s.fill_ratio AS real_fill_ratio,
         d.sim_fill_ratio,
@@ -22,20 +25,25 @@ WITH p AS (
     JOIN report_units r ON r.security_code = d.security_code AND r.date = d.date
     JOIN sweeps s ON s.security_code = d.security_code AND s.date = d.date AND s.order_id = d.order_id
     WHERE d.set_label = 'A'
-)
-SELECT 'Fill ratio (%)' AS metric, 'ratio' AS kind,
+),
+m AS (   -- one row per metric; pos keeps them in this order (UNION ALL alone does not)
+SELECT 1 AS pos, 'Fill ratio (%)' AS metric, 'ratio' AS kind,
        count(real_fill_ratio) AS n_real, avg(real_fill_ratio) AS real,
-       count(sim_fill_ratio) AS n_sim, avg(sim_fill_ratio) AS simulated FROM p
+       count(sim_fill_ratio) AS n_sim, avg(sim_fill_ratio) AS simulated,
+       avg(sim_fill_ratio) - avg(real_fill_ratio) AS simulated_minus_real FROM p
 UNION ALL
-SELECT 'Arrival cost (bps)', 'bps', count(real_arrival_cost_bps), avg(real_arrival_cost_bps),
-       count(sim_arrival_cost_bps), avg(sim_arrival_cost_bps) FROM p
+SELECT 2, 'Arrival cost (bps)', 'bps', count(real_arrival_cost_bps), avg(real_arrival_cost_bps),
+       count(sim_arrival_cost_bps), avg(sim_arrival_cost_bps),
+       avg(sim_arrival_cost_bps) - avg(real_arrival_cost_bps) FROM p
 {% if ttff_col %}
 UNION ALL
-SELECT 'Time to first fill (s)', 'seconds', count(real_ttff_s), avg(real_ttff_s),
-       count(sim_ttff_s), avg(sim_ttff_s) FROM p
+SELECT 3, 'Time to first fill (s)', 'seconds', count(real_ttff_s), avg(real_ttff_s),
+       count(sim_ttff_s), avg(sim_ttff_s), avg(sim_ttff_s) - avg(real_ttff_s) FROM p
 {% endif %}
 {% if vwte_col %}
 UNION ALL
-SELECT 'VWTE (s)', 'seconds', count(real_vwte_s), avg(real_vwte_s),
-       count(sim_vwte_s), avg(sim_vwte_s) FROM p
-{% endif %};
+SELECT 4, 'VWTE (s)', 'seconds', count(real_vwte_s), avg(real_vwte_s),
+       count(sim_vwte_s), avg(sim_vwte_s), avg(sim_vwte_s) - avg(real_vwte_s) FROM p
+{% endif %}
+)
+SELECT * EXCLUDE (pos) FROM m ORDER BY pos;

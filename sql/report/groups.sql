@@ -1,7 +1,9 @@
 -- Report: sweep groups G1/G2/G3 (SPEC §5.3-5.4), one row per group plus an 'All' row.
 -- Reads sweeps of the report's done units. VWAP is volume-weighted over all fills of the group;
 -- filled value is in price units x shares (divide by the profile's price_scale for currency units).
-WITH s AS (
+{% from 'report/_scope.sql' import report_units %}
+WITH {{ report_units(scope) }},
+s AS (
     SELECT x.* FROM sweeps x
     JOIN report_units r ON r.security_code = x.security_code AND r.date = x.date
 )
