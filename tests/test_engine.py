@@ -83,8 +83,8 @@ def test_plan_grains_and_auto_reason():
 
 
 def test_auto_packs_units_in_order_up_to_the_budget():
-    from duckpipe.engine.planning import PACK_FILL
     from duckpipe.budget import split
+    from duckpipe.engine.planning import PACK_FILL
     units = [Unit(s, dt.date(2024, 9, 2) + dt.timedelta(days=d)) for d in range(0, 40) for s in (3, 1, 2)]
     limit = 10**9
     max_rows = int(split(limit).executor * PACK_FILL) // EST_BYTES_PER_ROW
