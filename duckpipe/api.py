@@ -18,11 +18,12 @@ from .analysis import pipelines
 from .engine import session
 from .engine import units as unitsmod
 from .engine.executor import check_executor
+from .engine.guards import GuardConfig
 from .engine.live import IngestWatcher
 from .engine.planning import STRATEGIES, Plan
 from .engine.planning import plan as make_plan
-from .engine.progress import GuardConfig, StatusFile
 from .engine.runner import RunResult
+from .engine.status import StatusFile
 from .engine.units import Selection, UnitRow
 from .errors import DuckpipeError, EmptyWorkspace, Interrupted, UsageError
 from .settings import Settings

@@ -19,8 +19,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import api
+from .engine.guards import GuardConfig
 from .engine.live import describe, describe_last, setup_logging
-from .engine.progress import GuardConfig
 from .engine.units import parse_selection
 from .errors import DuckpipeError, EnvironmentFault, UsageError
 from .settings import Settings, check_guards, resolve

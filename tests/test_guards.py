@@ -1,7 +1,8 @@
 """Resource guards between batches (SPEC §4), driven by a fake clock and fake CPU readings."""
 from __future__ import annotations
 
-from duckpipe.engine.progress import GuardConfig, Guards, RunStatus, StatusFile
+from duckpipe.engine.guards import GuardConfig, Guards
+from duckpipe.engine.status import RunStatus, StatusFile
 
 
 class Fake:
@@ -89,7 +90,7 @@ def test_peak_sampler_catches_a_short_spike_and_spill_files(tmp_path):
     """A 200 MB allocation freed at once, and a spill file deleted at once, still show as peaks."""
     import time
 
-    from duckpipe.engine.progress import PeakSampler, own_tree_rss
+    from duckpipe.engine.resources import PeakSampler, own_tree_rss
     with PeakSampler(interval=0.02, spill_dir=tmp_path) as sampler:
         sampler.reset()
         base = own_tree_rss()

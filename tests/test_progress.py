@@ -204,7 +204,7 @@ def test_run_shows_every_stage_in_a_terminal_and_to_a_second_process(workspace):
     for o in outs:
         assert STATUS_RUN.search(o).group(1) == str(term.pid)
         assert STAGE.search(o).group(1) == "units", o          # units are being computed
-    assert stages == ["units", "aggregate", "stats"], stages
+    assert stages == ["units", "results", "aggregate", "stats"], stages   # results: views over the new files
     for name in ("aggregate", "stats"):     # each stage names the SQL step it is running
         assert any(st == name and step.endswith(".sql") for st, step in steps), steps
 

@@ -25,7 +25,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from .progress import StatusFile, own_tree_rss
+from .resources import own_tree_rss
+from .status import RunStatus, StatusFile
 
 log = logging.getLogger(__name__)
 _CONSOLE: Console | None = None
@@ -365,3 +366,34 @@ def describe_last(status: dict | None) -> list[str]:
     return [f"last ingest: {state} at {when}: {s['files_done']} of {s['files_total']} files"
             f" ({s['files_failed']} failed), {_mb(s['bytes_done'])}, {s['rows_loaded']:,} rows loaded"
             f" in {_secs(s['elapsed_s'])}"]
+
+
+class Display:
+    """A rich progress bar on a terminal; plain log lines every ``every_s`` otherwise."""
+
+    def __init__(self, total: int, quiet: bool = False, every_s: float = 10.0):
+        self.total, self.quiet, self.every_s = total, quiet, every_s
+        self._last = 0.0
+        self._progress = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            self._progress = Progress(TextColumn("[bold]units"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                                      TimeRemainingColumn(), TextColumn("{task.fields[info]}"), transient=False)
+            self._task = self._progress.add_task("run", total=total, info="")
+            self._progress.start()
+
+    def update(self, st: RunStatus) -> None:
+        info = (f"{st.rows_per_s:,.0f} input rows/s  rss {st.rss_bytes / 2**20:,.0f} MB  cpu {st.cpu_percent:.0f}%"
+                + (f"  workers {len(st.workers)}" if st.workers else "")
+                + (f"  PAUSED: {st.paused}" if st.paused else ""))
+        if self._progress is not None:
+            self._progress.update(self._task, completed=st.units_done + st.units_failed, info=info)
+        elif not self.quiet and (time.monotonic() - self._last >= self.every_s or st.paused
+                                 or st.units_done + st.units_failed == self.total):
+            self._last = time.monotonic()
+            eta = f"{st.eta_s:,.0f}s" if st.eta_s is not None else "?"
+            log.info("units %d/%d (failed %d)  eta %s  %s", st.units_done, self.total, st.units_failed, eta, info)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()

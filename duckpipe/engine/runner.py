@@ -30,8 +30,11 @@ from ..settings import Settings
 from . import runs
 from . import units as checkpoint
 from .executor import BatchJob, BatchOutput
+from .guards import Guards
+from .live import Display
 from .planning import Plan
-from .progress import Display, Guards, PeakSampler, RunStatus, StatusFile, own_tree_rss
+from .resources import PeakSampler, own_tree_rss
+from .status import RunStatus, StatusFile
 from .units import Unit
 
 log = logging.getLogger(__name__)

@@ -31,10 +31,12 @@ from ..settings import Settings
 from ..sqlrender import templates_digest
 from . import runs
 from .executor import make_executor
+from .guards import GuardConfig, Guards
 from .live import RunDisplay
 from .planning import Plan
-from .progress import GuardConfig, Guards, PeakSampler, StatusFile
+from .resources import PeakSampler
 from .runner import Engine, RunResult
+from .status import StatusFile
 
 log = logging.getLogger(__name__)
 
