@@ -38,7 +38,6 @@ from ..errors import InputError, Interrupted
 from ..profiles import Profile, TableDef
 from ..settings import Settings
 from ..sqlrender import render
-from . import memsort
 from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
 from .memory import csv_buffer_size, ingest_threads, memory_limit
 from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
@@ -210,14 +209,11 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     file_cols, present = map_columns(tdef, names, f.path)
 
     def attempt(path: str, compression: str) -> None:
-        in_memory = compression == "none" and memsort.fits(os.path.getsize(path), memory_limit(con))
         (stmt,) = _statements("ingest/sorted_csv.sql", file_cols=file_cols, path=path,
                               compression=compression, buffer_size=_csv_buffer(con),
                               required=[c.name for c in tdef.columns if c.required and c.name in present],
-                              rejects_table=REJ_T, rejects_scan=REJ_S, order=not in_memory,
-                              **_event_ctx(tdef, present))
-        _write_sorted(con, stmt, tdef, out_dir, file_id, root, res,
-                      sort_keys=["date", *tdef.sort_by] if in_memory else None)
+                              rejects_table=REJ_T, rejects_scan=REJ_S, **_event_ctx(tdef, present))
+        _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
 
     def discard() -> None:
         for rel, _, _ in res.store:
@@ -355,11 +351,9 @@ def _prefetched(reader, depth: int = 2):
 
 
 def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, root: Path,
-                  res: Loaded, sort_keys: list[str] | None = None) -> None:
+                  res: Loaded) -> None:
     """Stream the sorted query into ``out_dir/date=D/<file_id>.parquet`` (temporary names, renamed
     once every date is complete) in ROW_GROUP_SIZE row groups, and sum the slice checksums.
-    ``sort_keys``: the query is unsorted and fits in memory; its rows are read into Arrow and
-    ordered by these keys there (ingest/memsort.py).
 
     Rows arrive sorted by date first, so each date's writer is opened once and closed when the
     next date starts: at most one writer and one batch in memory.
@@ -376,11 +370,8 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
     try:
         try:
             rel = con.sql(sql)
-            if sort_keys:
-                reader = memsort.sorted_batches(rel.to_arrow_table(), sort_keys, ROW_GROUP_SIZE)
-            else:
-                reader = (rel.to_arrow_reader(ROW_GROUP_SIZE) if hasattr(rel, "to_arrow_reader")   # duckdb >= 1.5
-                          else rel.fetch_record_batch(ROW_GROUP_SIZE))
+            reader = (rel.to_arrow_reader(ROW_GROUP_SIZE) if hasattr(rel, "to_arrow_reader")   # duckdb >= 1.5
+                      else rel.fetch_record_batch(ROW_GROUP_SIZE))
         except duckdb.Error as exc:
             raise QueryError(f"{type(exc).__name__}: {exc}") from exc
         for batch in _prefetched(reader):

@@ -6,7 +6,6 @@
 -- Columns are named by position (`columns`), so raw header text never enters SQL; bad rows
 -- go to the reject tables instead of failing the file; an empty required value is an error.
 -- `_h` is the row's content hash (summed per security and date into the slice checksum).
--- order = false when the file fits in memory: ingest/memsort.py sorts the Arrow rows instead.
 SELECT *, hash({% for n in hash_cols %}{{ n | ident }}{{ ", " if not loop.last }}{% endfor %}) AS _h
 FROM (
     SELECT *, {% for n, expr in derived %}{{ expr }} AS {{ n | ident }}, {% endfor %}{{ date_expr }} AS date
@@ -22,6 +21,4 @@ FROM (
             rejects_scan = {{ rejects_scan | literal }})
     )
 )
-{% if order %}
 ORDER BY date{% for c in sort_by %}, {{ c | ident }}{% endfor %}
-{% endif %}
