@@ -6,7 +6,7 @@ DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean venv lint
+.PHONY: demo test bench bench-profile-ingest clean venv lint
 
 venv: $(STAMP)
 
@@ -32,6 +32,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+## where ingest's seconds go, stage by stage, against Polars (not part of bench: writes 2 GB)
+bench-profile-ingest: $(STAMP)
+	test -d bench/out/profile/raw || $(DUCKPIPE) synth bench/out/profile/raw --securities 20 --days 9 --orders-per-unit 8000 --seed 3 -q
+	$(PY) bench/profile_ingest.py bench/out/profile/raw
 
 clean:
 	rm -rf $(DEMO) bench/out .pytest_cache
