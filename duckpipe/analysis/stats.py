@@ -1,11 +1,12 @@
 """Post-run statistics (SPEC §5.8): the ``stats_tests`` table.
 
-The observations can be millions of per-sweep rows, so DuckDB reduces them to sufficient
-statistics (count, avg, var_samp per scope, segment, test, metric and group) in set-based
-queries under ``sql/stats/`` (GROUPING SETS: one pass per test family covers every scope and
-segment); Python only turns those few rows into t/F statistics with scipy's distributions,
-vectorised over all tests at once. Order matters: 010 defines the TEMP VIEW
-``stats_observations`` that 020-040 aggregate, and 090 swaps the new table in and drops it.
+The observations can be millions of per-sweep rows, so DuckDB reduces them per unit to
+sufficient statistics (n, sum, m2 per test cell: ``sql/partials/stats.sql`` and the markout
+partials, kept in the catalog and rebuilt only for units whose done state changed, see
+:mod:`.partials`); ``sql/stats/010_cells.sql`` combines the units per scope, segment, test, metric
+and group (Chan's parallel formula) into the TEMP table ``stats_cells`` that 020-060 read, and
+090 swaps the new table in and drops it. Python only turns those few rows into t/F statistics
+with scipy's distributions, vectorised over all tests at once.
 Benjamini-Hochberg adjusts every p-value of the run together, so it runs after all families.
 
 Tests and their columns:
@@ -36,15 +37,17 @@ import pyarrow as pa
 from ..db import execute
 from ..settings import Settings
 from ..sqlrender import render, run_script
+from . import partials
 from .aggregate import own_transaction
 
 log = logging.getLogger(__name__)
 
 STATS_TEMPLATES: list[str] = [
-    "stats/010_observations.sql", "stats/020_moments.sql", "stats/030_welch.sql",
+    "stats/010_cells.sql", "stats/020_moments.sql", "stats/030_welch.sql",
     "stats/040_anova.sql", "stats/050_markout_moments.sql", "stats/060_markout_welch.sql",
-    "stats/090_write.sql",
+    "stats/090_write.sql", *partials.TEMPLATES,
 ]
+FAMILIES = ["stats", "markouts"]     # the partials the tests combine
 CONFIDENCE = 0.95
 OUTPUT_COLUMNS = ["scope", "segment", "metric", "test", "n", "statistic", "p_value", "p_adjusted",
                   "effect_size", "ci_low", "ci_high", "note", "effect_measure", "estimate", "df",
@@ -59,15 +62,18 @@ _EFFECT = {"paired_t": "d_z", "one_sample_t": "d", "welch_t": "d_pooled", "welch
 Columns = dict[str, np.ndarray]
 
 
-def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings | None, *,
+                  incremental: bool = False) -> int:
     """Rebuild ``stats_tests`` from the result tables of done units; returns its row count.
 
-    Runs in the caller's transaction when one is open, else in its own, so a failure leaves
-    the previous ``stats_tests`` in place.
+    ``incremental``: rebuild only the partials of units whose done state changed (the engine's
+    post-run stage); else every unit's. Runs in the caller's transaction when one is open, else
+    in its own, so a failure leaves the previous ``stats_tests`` in place.
     """
     del settings  # segments come from the size_bucket labels the analysis stored
     with own_transaction(con):
-        run_script(con, "stats/010_observations.sql")
+        partials.refresh(con, FAMILIES, full=not incremental)
+        run_script(con, "stats/010_cells.sql")
         families = [one_sample_tests(_fetch(con, "stats/020_moments.sql")),
                     welch_tests(_fetch(con, "stats/030_welch.sql")),
                     anova_tests(_fetch(con, "stats/040_anova.sql")),
