@@ -22,9 +22,11 @@ WITH p AS (
                GROUP BY size_bucket_idx) USING (size_bucket_idx)
 {% endif %}
 ), g AS (
-    SELECT *, sum(sum_qx) OVER k / sum(w) OVER k AS mean
-    FROM p
-    WINDOW k AS (PARTITION BY {% for key in keys %}{{ key | ident }}{{ ", " if not loop.last }}{% endfor %})
+    SELECT p.*, m.mean
+    FROM p JOIN (SELECT {% for key in keys %}{{ key | ident }}, {% endfor %}sum(sum_qx) / sum(w) AS mean
+                 FROM p GROUP BY ALL) m
+      ON {% for key in keys %}p.{{ key | ident }} IS NOT DISTINCT FROM m.{{ key | ident }}{{ " AND " if not loop.last }}{% endfor %}
+
 ), s AS (
     SELECT {% for key in keys %}{{ key | ident }}, {% endfor %}
            sum(fills)::BIGINT AS fills,

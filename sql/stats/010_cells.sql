@@ -9,15 +9,18 @@
 -- no bucket). The markout observations are one per fill (not volume-weighted): curve
 -- real_centre_point, real_lit or sim_dark (one-sample, metric 'markout_bps:<curve>:<h>s') and
 -- sim vs real lit (welch_t_markout, metric 'markout_bps:sim_dark-real_lit:<h>s').
--- Combination (Chan et al.'s parallel formula, in two passes so nothing cancels): first the units
+-- Combination (Chan et al.'s parallel formula, in two passes so nothing cancels: a grouped mean
+-- joined back, hash-based): first the units
 -- of one security cell, then the security cells of each scope and segment:
 --   N = sum n_i, mean = sum s_i / N, M2 = sum m2_i + sum n_i (s_i / n_i - mean)^2.
 {% macro chan(source, keys) -%}
-SELECT {{ keys }}, sum(n) AS n, sum(s) AS s,
-       sum(m2) + sum(n * (s / n - gm) * (s / n - gm)) AS m2
-FROM (SELECT *, sum(s) OVER k / sum(n) OVER k AS gm FROM {{ source }}
-      WINDOW k AS (PARTITION BY {{ keys }}))
-GROUP BY {{ keys }}
+SELECT {% for k in keys %}x.{{ k }}{{ ", " if not loop.last }}{% endfor %}, sum(x.n) AS n, sum(x.s) AS s,
+       sum(x.m2) + sum(x.n * (x.s / x.n - g.gm) * (x.s / x.n - g.gm)) AS m2
+FROM {{ source }} x
+JOIN (SELECT {{ keys | join(", ") }}, sum(s) / sum(n) AS gm FROM {{ source }} GROUP BY ALL) g
+  ON {% for k in keys %}x.{{ k }} IS NOT DISTINCT FROM g.{{ k }}{{ " AND " if not loop.last }}{% endfor %}
+
+GROUP BY ALL
 {%- endmacro %}
 CREATE OR REPLACE TEMP TABLE stats_cells AS
 WITH labels AS (
@@ -40,7 +43,7 @@ WITH labels AS (
            CASE WHEN curve = 'sim_dark' THEN 'sim' ELSE 'real' END, n_f, sum_f, m2_f
     FROM mk WHERE curve IN ('sim_dark', 'real_lit')
 ), sec AS (
-    {{ chan("units", "security_code, size_bucket, grp_label, test, metric, grp") }}
+    {{ chan("units", ["security_code", "size_bucket", "grp_label", "test", "metric", "grp"]) }}
 ), scoped AS (
     SELECT 'security=' || security_code AS scope, * FROM sec
     UNION ALL
@@ -52,7 +55,7 @@ WITH labels AS (
     UNION ALL
     SELECT scope, 'group=' || grp_label, test, metric, grp, n, s, m2 FROM scoped WHERE grp_label IS NOT NULL
 ), cells AS (
-    {{ chan("segmented", "scope, segment, test, metric, grp") }}
+    {{ chan("segmented", ["scope", "segment", "test", "metric", "grp"]) }}
 )
 SELECT scope, segment, test, metric, grp, n, s / n AS mean, greatest(m2, 0) AS m2,
        greatest(m2, 0) / nullif(n - 1, 0) AS var
