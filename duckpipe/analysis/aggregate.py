@@ -61,7 +61,7 @@ def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings, *,
             run_script(con, group, {**params, "grain": grain}, table=table, keys=keys, scenarios=scenarios,
                        price_scale=settings.profile_def.price_scale)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-        rows.update(markouts.build_aggregates(con, settings.profile_def.price_scale))     # SPEC §5.10 curves and liquidity
+        rows.update(markouts.build_aggregates(con, settings.profile_def.price_scale, refreshed=True))     # SPEC §5.10 curves and liquidity
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
     return rows
 
