@@ -24,6 +24,8 @@ BENCHES = [
     ("Engine overhead per unit (issue: engine)", ["bench/bench_engine.py"]),
     ("Dark-book simulation and batch compute (issue: analysis)", ["bench/bench_simulate.py"]),
     ("End to end, 20 securities x 10 days x 8,000 orders (issue: analysis)", ["bench/bench_e2e.py"]),
+    ("Incremental aggregates and statistics: one changed unit of ~1,000 (issue 9, item 3)",
+     ["bench/bench_incremental.py", "--securities", "20", "--days", "43", "--orders-per-unit", "200"]),
 ]
 
 

@@ -1,9 +1,9 @@
 """Post-run aggregates (SPEC §5.9): agg_* and ts_* tables over the units that are done.
 
-Every aggregate is the same query grouped by different key columns: ``010_facts.sql`` gathers
-the rows of done units once (a TEMP table, so the joins are not repeated eight times) and
-``020_group.sql`` renders one table per entry of ``AGGREGATES``, the only place that names the
-tables and their keys. Each table is rebuilt with CREATE OR REPLACE inside one transaction, so a
+Every aggregate is the same query grouped by different key columns: the per-unit partial sums of
+``sql/partials/facts.sql`` (kept in the catalog and rebuilt only for the units whose done state
+changed, :mod:`.partials`) are combined by ``020_group.sql``, rendered once per entry of
+``AGGREGATES``, the only place that names the tables and their keys. Each table is rebuilt with CREATE OR REPLACE inside one transaction, so a
 reader sees either all the old aggregates or all the new ones. Only units with status 'done'
 count: a failed or half-written unit never leaks into a total.
 """
@@ -20,11 +20,15 @@ from ..db import execute
 from ..errors import DuckpipeError
 from ..settings import Settings
 from ..sqlrender import run_script
-from . import markouts
+from . import markouts, partials
 
 log = logging.getLogger(__name__)
 
-AGGREGATE_TEMPLATES: list[str] = ["aggregate/010_facts.sql", "aggregate/020_group.sql"]
+AGGREGATE_TEMPLATES: list[str] = ["aggregate/020_group.sql", *partials.TEMPLATES]
+FAMILIES = ["facts", "markouts", "liquidity"]   # the partials the aggregates combine
+# the partial grain (sql/partials/facts.sql) holding each set of keys besides the unit key
+_GRAINS = {(): "unit", ("participantid",): "participant", ("arrival_hour",): "hour",
+           ("size_bucket_idx", "size_bucket"): "size"}
 
 # table -> key columns (in the per-unit result tables); [] is the one-row global summary.
 AGGREGATES: dict[str, list[str]] = {
@@ -39,22 +43,25 @@ AGGREGATES: dict[str, list[str]] = {
 }
 
 
-def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings) -> dict[str, int]:
+def build_aggregates(con: duckdb.DuckDBPyConnection, settings: Settings, *,
+                     incremental: bool = False) -> dict[str, int]:
     """Rebuild every aggregate table from done units; returns {table: rows}.
 
+    ``incremental``: rebuild only the partials of units whose done state changed (the engine's
+    post-run stage); else every unit's (a direct call cannot know which result rows changed).
     Runs in the caller's transaction when one is open, else in its own.
     """
     scenarios, params = scenario_columns(settings.scenarios)
     rows: dict[str, int] = {}
-    facts, group = AGGREGATE_TEMPLATES
+    group = AGGREGATE_TEMPLATES[0]
     with own_transaction(con):
-        run_script(con, facts)
+        partials.refresh(con, FAMILIES, full=not incremental)
         for table, keys in AGGREGATES.items():
-            run_script(con, group, params, table=table, keys=keys, scenarios=scenarios,
+            grain = _GRAINS[tuple(k for k in keys if k not in ("security_code", "date"))]
+            run_script(con, group, {**params, "grain": grain}, table=table, keys=keys, scenarios=scenarios,
                        price_scale=settings.profile_def.price_scale)
             rows[table] = execute(con, f'SELECT count(*) FROM "{table}"').fetchall()[0][0]
-        con.execute("DROP TABLE IF EXISTS agg_facts")
-        rows.update(markouts.build_aggregates(con, settings.profile_def.price_scale))     # SPEC §5.10 curves and liquidity
+        rows.update(markouts.build_aggregates(con, settings.profile_def.price_scale, refreshed=True))     # SPEC §5.10 curves and liquidity
     log.info("aggregates rebuilt: %s", ", ".join(f"{t} {n}" for t, n in rows.items()))
     return rows
 

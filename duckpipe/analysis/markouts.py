@@ -3,7 +3,8 @@
 The per-unit figures are SQL steps of the analysis (``sql/analysis/085_markouts.sql`` and
 ``086_liquidity.sql``); this module only supplies their bound values (the horizons and the
 profile's venue classes, so no dealsource code is written in SQL) and rebuilds the aggregate
-tables after a run (``sql/aggregate/030_markouts.sql`` and ``040_liquidity.sql``, one table per
+tables after a run from the per-unit partials (:mod:`.partials`; ``sql/aggregate/030_markouts.sql``
+and ``040_liquidity.sql``, one table per
 entry of ``MARKOUT_AGGREGATES`` / ``LIQUIDITY_AGGREGATES``, the only place naming them and their
 keys). The statistics of §5.10 are ``sql/stats/050_markout_moments.sql`` and
 ``060_markout_welch.sql``, turned into tests by :mod:`duckpipe.stats`.
@@ -22,6 +23,7 @@ import duckdb
 from ..db import execute
 from ..profiles import Profile, get_profile
 from ..sqlrender import run_script
+from . import partials
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +65,12 @@ def bind_values(params: dict[str, Any], profile: Profile | None = None) -> dict[
     }
 
 
-def build_aggregates(con: duckdb.DuckDBPyConnection, price_scale: int) -> dict[str, int]:
+def build_aggregates(con: duckdb.DuckDBPyConnection, price_scale: int, *, refreshed: bool = False) -> dict[str, int]:
     """Rebuild the markout and liquidity aggregates from done units (caller's transaction);
-    ``price_scale``: the profile's price units per currency unit."""
+    ``price_scale``: the profile's price units per currency unit. ``refreshed``: the caller
+    brought the markouts and liquidity partials up to date (else every unit's are rebuilt)."""
+    if not refreshed:
+        partials.refresh(con, ["markouts", "liquidity"], full=True)
     rows: dict[str, int] = {}
     for template, tables in ((MARKOUT_TEMPLATE, MARKOUT_AGGREGATES), (LIQUIDITY_TEMPLATE, LIQUIDITY_AGGREGATES)):
         for table, keys in tables.items():

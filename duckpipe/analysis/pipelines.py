@@ -79,6 +79,8 @@ COUNTS = Pipeline(
 
 def _analysis_pipeline() -> Pipeline:
     """The study (SPEC §5): imported on demand so that a ``counts`` run never loads scipy."""
+    import functools
+
     from . import aggregate, stats, steps
     return Pipeline(
         name="analysis",
@@ -86,8 +88,10 @@ def _analysis_pipeline() -> Pipeline:
         result_tables=tuple(steps.RESULT_TABLES),
         compute=steps.compute_batch,
         catalog_template="analysis/results_ddl.sql",
-        finalize=_make_finalize([("aggregate", aggregate.build_aggregates), ("stats", stats.compute_stats)]),
-        finalize_templates=tuple(aggregate.AGGREGATE_TEMPLATES) + tuple(stats.STATS_TEMPLATES),
+        # incremental: the partials of units whose done state did not change are reused (SPEC §5.9)
+        finalize=_make_finalize([("aggregate", functools.partial(aggregate.build_aggregates, incremental=True)),
+                                 ("stats", functools.partial(stats.compute_stats, incremental=True))]),
+        finalize_templates=tuple(dict.fromkeys(aggregate.AGGREGATE_TEMPLATES + stats.STATS_TEMPLATES)),
         uses_profile=True,
     )
 

@@ -1,11 +1,12 @@
 """Post-run statistics (SPEC §5.8): the ``stats_tests`` table.
 
-The observations can be millions of per-sweep rows, so DuckDB reduces them to sufficient
-statistics (count, avg, var_samp per scope, segment, test, metric and group) in set-based
-queries under ``sql/stats/`` (GROUPING SETS: one pass per test family covers every scope and
-segment); Python only turns those few rows into t/F statistics with scipy's distributions,
-vectorised over all tests at once. Order matters: 010 defines the TEMP VIEW
-``stats_observations`` that 020-040 aggregate, and 090 swaps the new table in and drops it.
+The observations can be millions of per-sweep rows, so DuckDB reduces them per unit to
+sufficient statistics (n, sum, m2 per test cell: ``sql/partials/stats.sql`` and the markout
+partials, kept in the catalog and rebuilt only for units whose done state changed, see
+:mod:`.partials`); ``sql/stats/010_cells.sql`` combines the units per scope, segment, test, metric
+and group (Chan's parallel formula) into the TEMP table ``stats_cells`` that 020-060 read, and
+090 swaps the new table in and drops it. Python only turns those few rows into t/F statistics
+with scipy's distributions, vectorised over all tests at once.
 Benjamini-Hochberg adjusts every p-value of the run together, so it runs after all families.
 
 Tests and their columns:
@@ -36,15 +37,17 @@ import pyarrow as pa
 from ..db import execute
 from ..settings import Settings
 from ..sqlrender import render, run_script
+from . import partials
 from .aggregate import own_transaction
 
 log = logging.getLogger(__name__)
 
 STATS_TEMPLATES: list[str] = [
-    "stats/010_observations.sql", "stats/020_moments.sql", "stats/030_welch.sql",
+    "stats/010_cells.sql", "stats/020_moments.sql", "stats/030_welch.sql",
     "stats/040_anova.sql", "stats/050_markout_moments.sql", "stats/060_markout_welch.sql",
-    "stats/090_write.sql",
+    "stats/090_write.sql", *partials.TEMPLATES,
 ]
+FAMILIES = ["stats", "markouts"]     # the partials the tests combine
 CONFIDENCE = 0.95
 OUTPUT_COLUMNS = ["scope", "segment", "metric", "test", "n", "statistic", "p_value", "p_adjusted",
                   "effect_size", "ci_low", "ci_high", "note", "effect_measure", "estimate", "df",
@@ -59,15 +62,18 @@ _EFFECT = {"paired_t": "d_z", "one_sample_t": "d", "welch_t": "d_pooled", "welch
 Columns = dict[str, np.ndarray]
 
 
-def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings | None, *,
+                  incremental: bool = False) -> int:
     """Rebuild ``stats_tests`` from the result tables of done units; returns its row count.
 
-    Runs in the caller's transaction when one is open, else in its own, so a failure leaves
-    the previous ``stats_tests`` in place.
+    ``incremental``: rebuild only the partials of units whose done state changed (the engine's
+    post-run stage); else every unit's. Runs in the caller's transaction when one is open, else
+    in its own, so a failure leaves the previous ``stats_tests`` in place.
     """
     del settings  # segments come from the size_bucket labels the analysis stored
     with own_transaction(con):
-        run_script(con, "stats/010_observations.sql")
+        partials.refresh(con, FAMILIES, full=not incremental)
+        run_script(con, "stats/010_cells.sql")
         families = [one_sample_tests(_fetch(con, "stats/020_moments.sql")),
                     welch_tests(_fetch(con, "stats/030_welch.sql")),
                     anova_tests(_fetch(con, "stats/040_anova.sql")),
@@ -89,18 +95,40 @@ def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
 
 def bh_adjust(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values of the non-NaN entries (NaN stays NaN)."""
-    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = sps.false_discovery_control(p[ok], method="bh")
+    if ok.any():         # scipy.stats.false_discovery_control(method="bh"), without its import
+        q = p[ok]
+        order = np.argsort(q)
+        m = len(q)
+        adj = np.minimum.accumulate((q[order] * m / np.arange(1, m + 1))[::-1])[::-1]
+        res = np.empty(m)
+        res[order] = np.clip(adj, 0, 1)
+        out[ok] = res
     return out
+
+
+# The t and F distributions from scipy.special (what scipy.stats' t and f call): importing
+# scipy.stats costs ~2 s here, scipy.special ~0.5 s, and the post-run stage of a one-unit rerun
+# should not pay seconds for an import.
+def _t_sf(x: np.ndarray, df: np.ndarray) -> np.ndarray:
+    from scipy import special  # lazy
+    return special.stdtr(df, -x)
+
+
+def _t_ppf(q: float, df: np.ndarray) -> np.ndarray:
+    from scipy import special  # lazy
+    return special.stdtrit(df, q)
+
+
+def _f_sf(f: np.ndarray, df1: np.ndarray, df2: np.ndarray) -> np.ndarray:
+    from scipy import special  # lazy
+    return special.fdtrc(df1, df2, f)
 
 
 def one_sample_tests(r: Columns) -> Columns:
     """One-sample t on (n, mean, var): paired differences and savings_bps against 0."""
-    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     n, mean, var = r["n"].astype(float), r["mean"], r["var"]
     notes = _notes([(n < 2, lambda i: f"fewer than 2 observations (n={int(n[i])})"),
                     (_zero(var, mean), lambda i: "zero variance")], len(n))
@@ -110,8 +138,8 @@ def one_sample_tests(r: Columns) -> Columns:
         se = sd / np.sqrt(n)
         t = mean / se
         df = n - 1
-        half = sps.t.ppf(0.5 + CONFIDENCE / 2, df) * se
-        out = _result(r, n, statistic=t, p_value=2 * sps.t.sf(np.abs(t), df),
+        half = _t_ppf(0.5 + CONFIDENCE / 2, df) * se
+        out = _result(r, n, statistic=t, p_value=2 * _t_sf(np.abs(t), df),
                       effect_size=mean / sd, ci_low=mean - half, ci_high=mean + half,
                       estimate=mean, df=df, df2=np.full(len(n), np.nan), ok=ok)
     out["note"] = notes
@@ -121,7 +149,6 @@ def one_sample_tests(r: Columns) -> Columns:
 
 def welch_tests(r: Columns, labels: tuple[str, str] = ("G1", "G2")) -> Columns:
     """Welch's t of group 1 - group 2 (G1 - G2, or ``labels``) with Welch-Satterthwaite df."""
-    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     n1, n2 = r["n1"].astype(float), r["n2"].astype(float)
     m1, m2, v1, v2 = r["mean1"], r["mean2"], r["var1"], r["var2"]
     with np.errstate(all="ignore"):
@@ -134,9 +161,9 @@ def welch_tests(r: Columns, labels: tuple[str, str] = ("G1", "G2")) -> Columns:
         diff = m1 - m2
         t = diff / se
         df = (a + b) ** 2 / (a ** 2 / (n1 - 1) + b ** 2 / (n2 - 1))
-        half = sps.t.ppf(0.5 + CONFIDENCE / 2, df) * se
+        half = _t_ppf(0.5 + CONFIDENCE / 2, df) * se
         pooled = np.sqrt(((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2))
-        out = _result(r, n1 + n2, statistic=t, p_value=2 * sps.t.sf(np.abs(t), df),
+        out = _result(r, n1 + n2, statistic=t, p_value=2 * _t_sf(np.abs(t), df),
                       effect_size=diff / pooled, ci_low=diff - half, ci_high=diff + half,
                       estimate=diff, df=df, df2=np.full(len(n1), np.nan), ok=notes == None)  # noqa: E711
     out["note"] = notes
@@ -146,7 +173,6 @@ def welch_tests(r: Columns, labels: tuple[str, str] = ("G1", "G2")) -> Columns:
 
 def anova_tests(r: Columns) -> Columns:
     """One-way ANOVA F from per-group sufficient statistics (k groups, N observations)."""
-    from scipy import stats as sps  # lazy: scipy.stats costs ~0.8 s to import
     k, n = r["k"].astype(float), r["n"].astype(float)
     ssb, ssw = r["ss_between"], r["ss_within"]
     notes = _notes([(k < 2, lambda i: f"fewer than 2 groups (k={int(k[i])})"),
@@ -156,7 +182,7 @@ def anova_tests(r: Columns) -> Columns:
         df1, df2 = k - 1, n - k
         f = (ssb / df1) / (ssw / df2)
         nan = np.full(len(k), np.nan)
-        out = _result(r, n, statistic=f, p_value=sps.f.sf(f, df1, df2),
+        out = _result(r, n, statistic=f, p_value=_f_sf(f, df1, df2),
                       effect_size=ssb / (ssb + ssw), ci_low=nan, ci_high=nan, estimate=nan,
                       df=df1, df2=df2, ok=notes == None)  # noqa: E711
     out["note"] = notes

@@ -57,8 +57,10 @@ def new_run_id() -> str:
 
 
 def finalize_digest(con: duckdb.DuckDBPyConnection, pipe: Pipeline, settings: Settings) -> str:
-    """What the post-run tables depend on: done units with their signatures, parameters, templates."""
-    units = con.execute("SELECT string_agg(security_code || '/' || date || '/' || coalesce(signature, ''), ','"
+    """What the post-run tables depend on: done units with their signatures and finish times (a unit
+    rerun with an unchanged signature has new result rows too), parameters, templates."""
+    units = con.execute("SELECT string_agg(security_code || '/' || date || '/' || coalesce(signature, '') || '/'"
+                        " || coalesce(CAST(finished_at AS VARCHAR), ''), ','"
                         " ORDER BY date, security_code) FROM units WHERE status = 'done'").fetchone()[0]
     h = hashlib.sha256()
     for part in (units or "", json.dumps(settings.params, sort_keys=True, default=str),

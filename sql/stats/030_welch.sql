@@ -1,17 +1,15 @@
 -- Step: statistics, sufficient statistics of Welch's t, G1 vs G2 (SPEC §5.8).
 -- Grain: one row per (scope, segment, metric) of welch_t, both groups side by side.
--- Reads: TEMP VIEW stats_observations (010). Writes: nothing (the rows go to Python).
+-- Reads: TEMP stats_cells (010). Writes: nothing (the rows go to Python).
 -- Params: none.
-{% from 'stats/_scopes.sql' import scope_segment, grouping_sets %}
-SELECT {{ scope_segment() }},
-       test, metric,
-       count(*) FILTER (WHERE grp = 'G1') AS n1,
-       avg(value) FILTER (WHERE grp = 'G1') AS mean1,
-       var_samp(value) FILTER (WHERE grp = 'G1') AS var1,
-       count(*) FILTER (WHERE grp = 'G2') AS n2,
-       avg(value) FILTER (WHERE grp = 'G2') AS mean2,
-       var_samp(value) FILTER (WHERE grp = 'G2') AS var2
-FROM stats_observations
+SELECT scope, segment, test, metric,
+       coalesce(any_value(n) FILTER (WHERE grp = 'G1'), 0) AS n1,
+       any_value(mean) FILTER (WHERE grp = 'G1') AS mean1,
+       any_value(var) FILTER (WHERE grp = 'G1') AS var1,
+       coalesce(any_value(n) FILTER (WHERE grp = 'G2'), 0) AS n2,
+       any_value(mean) FILTER (WHERE grp = 'G2') AS mean2,
+       any_value(var) FILTER (WHERE grp = 'G2') AS var2
+FROM stats_cells
 WHERE test = 'welch_t'
-{{ grouping_sets('test, metric') }}
+GROUP BY scope, segment, test, metric
 ORDER BY scope, segment, test, metric;

@@ -1,7 +1,7 @@
 -- Step: statistics, swap in the new stats_tests (SPEC §5.8, contract table of §5).
 -- Grain: one row per test.
 -- Reads: stats_new (an Arrow table registered by duckpipe.stats). Writes: stats_tests.
--- Params: none. Drops the TEMP VIEW stats_observations of 010.
+-- Params: none. Drops the TEMP stats_cells of 010.
 CREATE OR REPLACE TABLE stats_tests AS
 SELECT scope::VARCHAR AS scope,
        segment::VARCHAR AS segment,
@@ -22,4 +22,4 @@ SELECT scope::VARCHAR AS scope,
        comparison::VARCHAR AS comparison
 FROM stats_new
 ORDER BY scope, segment, test, metric;
-DROP VIEW IF EXISTS stats_observations;
+DROP TABLE IF EXISTS stats_cells;
