@@ -7,7 +7,7 @@ tables after a run from the per-unit partials (:mod:`.partials`; ``sql/aggregate
 and ``040_liquidity.sql``, one table per
 entry of ``MARKOUT_AGGREGATES`` / ``LIQUIDITY_AGGREGATES``, the only place naming them and their
 keys). The statistics of §5.10 are ``sql/stats/050_markout_moments.sql`` and
-``060_markout_welch.sql``, turned into tests by :mod:`duckpipe.stats`.
+``030_welch.sql`` (family ``welch_t_markout``), turned into tests by :mod:`duckpipe.stats`.
 
 Confidence intervals of a volume-weighted mean markout m = sum(q x) / sum(q): with the weighted
 variance v = sum(q (x - m)^2) / sum(q) and Kish's effective size n_eff = sum(q)^2 / sum(q^2),

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 STATS_TEMPLATES: list[str] = [
     "stats/010_cells.sql", "stats/020_moments.sql", "stats/030_welch.sql",
-    "stats/040_anova.sql", "stats/050_markout_moments.sql", "stats/060_markout_welch.sql",
+    "stats/040_anova.sql", "stats/050_markout_moments.sql",
     "stats/090_write.sql", *partials.TEMPLATES,
 ]
 FAMILIES = ["stats", "markouts"]     # the partials the tests combine
@@ -75,10 +75,11 @@ def compute_stats(con: duckdb.DuckDBPyConnection, settings: Settings | None, *,
         partials.refresh(con, FAMILIES, full=not incremental)
         run_script(con, "stats/010_cells.sql")
         families = [one_sample_tests(_fetch(con, "stats/020_moments.sql")),
-                    welch_tests(_fetch(con, "stats/030_welch.sql")),
+                    welch_tests(_fetch(con, "stats/030_welch.sql", {"test": "welch_t", "g1": "G1", "g2": "G2"})),
                     anova_tests(_fetch(con, "stats/040_anova.sql")),
                     one_sample_tests(_fetch(con, "stats/050_markout_moments.sql")),
-                    welch_tests(_fetch(con, "stats/060_markout_welch.sql"), ("simulated dark", "real lit"))]
+                    welch_tests(_fetch(con, "stats/030_welch.sql", {"test": "welch_t_markout", "g1": "sim",
+                                                                    "g2": "real"}), ("simulated dark", "real lit"))]
         cols = {c: np.concatenate([f[c] for f in families]) for c in OUTPUT_COLUMNS
                 if c != "p_adjusted"}
         cols["p_adjusted"] = bh_adjust(cols["p_value"])
@@ -191,9 +192,9 @@ def anova_tests(r: Columns) -> Columns:
 
 # ---------------------------------------------------------------- helpers
 
-def _fetch(con: duckdb.DuckDBPyConnection, template: str) -> Columns:
+def _fetch(con: duckdb.DuckDBPyConnection, template: str, params: dict | None = None) -> Columns:
     """Run a sufficient-statistics query; columns as numpy arrays (NULL -> NaN for numbers)."""
-    cur = execute(con, render(template).strip().rstrip(";"), template=template)
+    cur = execute(con, render(template).strip().rstrip(";"), params, template=template)
     names = [d[0] for d in cur.description]
     rows = cur.fetchall()
     cols = list(zip(*rows)) if rows else [()] * len(names)
