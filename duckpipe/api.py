@@ -56,7 +56,9 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
     if missing:       # before opening: a mistyped source must not leave an empty workspace behind
         raise UsageError(f"source folder {missing[0]} does not exist")
     stop = threading.Event()                 # first Ctrl-C: roll back the file in flight, stop (exit 3)
-    with catalog.open_workspace(settings, "ingest") as con, session.ctrl_c(stop, [con]):
+    interruptible: list = []                 # the handler is in place before the catalog opens
+    with session.ctrl_c(stop, interruptible), catalog.open_workspace(settings, "ingest") as con:
+        interruptible.append(con)
         watch = progress if progress is not None else IngestWatcher(settings.workspace, quiet=quiet)
         state = "interrupted"
         try:
@@ -68,8 +70,8 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
             if isinstance(exc, DuckpipeError) or not (stop.is_set() or isinstance(exc, KeyboardInterrupt)):
                 state = "failed"
                 raise
-            raise Interrupted("interrupted: the files committed so far stay; run the same command again"
-                              " to resume") from None
+            raise Interrupted("interrupted: the files committed so far stay. Run the same command again"
+                              " to resume.") from None
         finally:
             if progress is None:
                 watch.finish(state)

@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import logging
+import signal
 import sys
 import typing
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from . import api
+from .db import is_interrupt
 from .engine.guards import GuardConfig
 from .engine.live import describe, describe_last, setup_logging
 from .engine.units import parse_selection
@@ -113,6 +115,9 @@ def handle_errors(fn: Callable) -> Callable:
             typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
             raise typer.Exit(2) from None
         except Exception as exc:   # noqa: BLE001 - a bug: one line, traceback only with -v
+            if is_interrupt(exc):  # Ctrl-C inside a query before the command's own handler took over
+                typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
+                raise typer.Exit(3) from None
             if kwargs.get("verbose"):
                 raise
             typer.echo(f"Unexpected error ({type(exc).__name__}): {exc}. This is a bug; rerun with -v for"
@@ -334,6 +339,10 @@ def main() -> None:
     except KeyboardInterrupt:          # Ctrl-C while parsing options, before a command's own handling
         typer.echo("Error: interrupted. Run the same command again to resume.", err=True)
         sys.exit(3)
+    finally:
+        # The command is over (its exit code decided): a Ctrl-C during interpreter shutdown, where
+        # Python puts back the default SIGINT action, must not turn that exit into a kill (-2).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 if __name__ == "__main__":

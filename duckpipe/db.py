@@ -289,6 +289,12 @@ class QueryError(DuckpipeError):
     exit_code = 1
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckDB reporting a query stopped by Ctrl-C (SIGINT during a query)."""
+    return isinstance(exc, duckdb.InterruptException) or (
+        isinstance(exc, RuntimeError) and "Query interrupted" in str(exc))
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """BEGIN ... COMMIT, rolled back on any exception (including KeyboardInterrupt)."""
