@@ -6,7 +6,7 @@ DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-profile-ingest clean venv lint
+.PHONY: demo test bench bench-scale bench-profile-ingest clean venv lint
 
 venv: $(STAMP)
 
@@ -32,6 +32,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+## linear and bounded: the same pipeline at ~2 GB and ~20 GB (not part of bench: writes ~26 GB, ~1 hour)
+bench-scale: $(STAMP)
+	$(PY) bench/bench_scale.py --sizes 20x9,40x45 --memory-limit 1GB --threads 2
 
 ## where ingest's seconds go, stage by stage, against Polars (not part of bench: writes 2 GB)
 bench-profile-ingest: $(STAMP)

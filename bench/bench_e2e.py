@@ -2,10 +2,14 @@
 
 The figure of merit (issue: analysis) is order event rows / (ingest wall + run wall), with
 peak RSS of each stage, on `duckpipe synth` data of 20 securities x 10 days x 8,000 orders.
+With ``--polars``, the baseline of issue 9 is timed in the same run: Polars' plain
+``scan_csv().sink_parquet()`` of the same CSV files (one sink per table folder), as a whole
+process like ingest and run, and the ratio (ingest + run) / Polars is printed.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,6 +18,17 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ingest import measure  # noqa: E402
+
+# The baseline: convert every table folder's CSVs to one Parquet file, nothing else.
+POLARS_ALL = """
+import sys, pathlib, polars as pl
+raw, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+out.mkdir(parents=True, exist_ok=True)
+for folder in sorted(p for p in raw.iterdir() if p.is_dir()):
+    files = sorted(folder.glob("*.csv"))
+    if files:
+        pl.scan_csv(files, infer_schema_length=10000).sink_parquet(out / f"{folder.name}.parquet")
+"""
 
 
 def main() -> None:
@@ -25,6 +40,7 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="1GB")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the generated data and workspace")
+    ap.add_argument("--polars", action="store_true", help="time Polars' plain conversion of the same files")
     args = ap.parse_args()
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)
@@ -35,6 +51,10 @@ def main() -> None:
     raw_mb = sum(p.stat().st_size for p in (out / "raw").rglob("*.csv")) / 1e6
     ingest_s, ingest_rss = measure(dp + ["ingest", str(out / "raw"), "--workspace", str(out / "ws"), *lim], None)
     run_s, run_rss = measure(dp + ["run", "--workspace", str(out / "ws"), *lim], None)
+    polars_s = polars_rss = None
+    if args.polars:              # right after ours, so both see about the same machine
+        env = {**os.environ, "POLARS_MAX_THREADS": str(args.threads)}
+        polars_s, polars_rss = measure([sys.executable, "-c", POLARS_ALL, str(out / "raw"), str(out / "polars")], env)
     con = duckdb.connect(str(out / "ws" / "duckpipe.duckdb"), read_only=True)
     events = con.execute("SELECT sum(rows_loaded) FROM ingest_manifest WHERE table_name = 'orders'").fetchone()[0]
     units, failed = con.execute("SELECT count(*) FILTER (status = 'done'), count(*) FILTER (status = 'failed')"
@@ -54,6 +74,11 @@ def main() -> None:
     print(f"| ingest | {ingest_s:.1f} | {ingest_rss / 2**20:,.0f} | {events / ingest_s:,.0f} |")
     print(f"| run (analysis + aggregates + stats) | {run_s:.1f} | {run_rss / 2**20:,.0f} | {events / run_s:,.0f} |")
     print(f"| **ingest + run** | **{total:.1f}** | | **{events / total:,.0f}** |")
+    if polars_s is not None:
+        print(f"| Polars scan_csv().sink_parquet() of the same files (baseline) | {polars_s:.1f}"
+              f" | {polars_rss / 2**20:,.0f} | {events / polars_s:,.0f} |")
+        print()
+        print(f"(ingest + run) / Polars: **{total / polars_s:.2f}x**; load average {os.getloadavg()[0]:.1f} at the end")
     if not args.keep:
         shutil.rmtree(out, ignore_errors=True)
 
