@@ -45,6 +45,20 @@ def interactive(quiet: bool = False) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """A stream handler bound to whatever ``sys.stderr`` is when a record is emitted: a caller
+    that swaps stderr and closes its stand-in (an in-process CLI run, a test) must not leave a
+    handler writing to a closed file."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
     """Log records through the shared Console on a terminal (printed above any live bar),
     else plain ``HH:MM:SS LEVEL message`` lines on stderr."""
@@ -56,7 +70,7 @@ def setup_logging(verbose: bool = False, quiet: bool = False) -> None:
                                                omit_repeated_times=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
 
