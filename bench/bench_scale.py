@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import measure  # noqa: E402
+from bench_ingest import measure, measure_cpu  # noqa: E402
 
 HEADROOM = 512 * 2**20           # issue 9: every stage within --memory-limit + 0.5 GB
 
@@ -48,8 +48,9 @@ def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: 
                   "--orders-per-unit", str(orders), "-q"], None)
     gb = sum(p.stat().st_size for p in (out / "raw").rglob("*.csv")) / 1e9
     load0 = os.getloadavg()[0]
-    ingest_s, ingest_rss = measure(dp + ["ingest", str(out / "raw"), "--workspace", str(out / "ws"), *lim], None)
-    run_s, run_rss = measure(dp + ["run", "--workspace", str(out / "ws"), "--strategy", "auto",
+    ingest_s, ingest_rss, ingest_cpu = measure_cpu(dp + ["ingest", str(out / "raw"), "--workspace", str(out / "ws"),
+                                                         *lim], None)
+    run_s, run_rss, run_cpu = measure_cpu(dp + ["run", "--workspace", str(out / "ws"), "--strategy", "auto",
                                       "--max-cpu", "100", *lim], None)
     con = duckdb.connect(str(out / "ws" / "duckpipe.duckdb"), read_only=True)
     stages = con.execute("SELECT stage, duration_s, peak_rss_bytes FROM run_stages"
@@ -61,6 +62,7 @@ def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: 
                                            " count(*) FILTER (status = 'failed') FROM units").fetchone()
     con.close()
     return {"secs": secs, "days": days, "gb": gb, "ingest_s": ingest_s, "ingest_rss": ingest_rss,
+            "cpu": ingest_cpu + run_cpu,
             "run_s": run_s, "run_rss": run_rss, "stages": stages, "strategy": strategy, "reason": reason,
             "batches": batches, "done": units_done, "failed": units_failed,
             "load": (load0, os.getloadavg()[0])}
@@ -69,18 +71,20 @@ def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: 
 def report(rows: list[dict], limit: str, threads: int) -> None:
     cap = limit_bytes(limit) + HEADROOM
     print(f"memory limit {limit}, threads {threads}; peak RSS cap (limit + 0.5 GB) {cap / 2**20:,.0f} MB\n")
-    print("| size | CSV GB | units done / failed | ingest s | run s | s per GB | ingest peak MB | run peak MB"
-          " | load avg (start, end) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| size | CSV GB | units done / failed | ingest s | run s | s per GB | CPU s per GB | ingest peak MB"
+          " | run peak MB | load avg (start, end) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in rows:
         total = r["ingest_s"] + r["run_s"]
         print(f"| {r['secs']} x {r['days']} | {r['gb']:.2f} | {r['done']} / {r['failed']} | {r['ingest_s']:.0f}"
-              f" | {r['run_s']:.0f} | {total / r['gb']:.1f} | {r['ingest_rss'] / 2**20:,.0f}"
+              f" | {r['run_s']:.0f} | {total / r['gb']:.1f} | {r['cpu'] / r['gb']:.1f} | {r['ingest_rss'] / 2**20:,.0f}"
               f" | {r['run_rss'] / 2**20:,.0f} | {r['load'][0]:.1f}, {r['load'][1]:.1f} |")
     if len(rows) > 1:
         small, big = rows[0], rows[-1]
         ratio = ((big["ingest_s"] + big["run_s"]) / big["gb"]) / ((small["ingest_s"] + small["run_s"]) / small["gb"])
-        print(f"\nseconds per GB, {big['gb']:.0f} GB / {small['gb']:.0f} GB: **{ratio:.2f}x** (target <= 1.15x)")
+        cpu_ratio = (big["cpu"] / big["gb"]) / (small["cpu"] / small["gb"])
+        print(f"\nseconds per GB, {big['gb']:.0f} GB / {small['gb']:.0f} GB: **{ratio:.2f}x** (target <= 1.15x);"
+              f" CPU seconds per GB: {cpu_ratio:.2f}x")
     over = []
     for r in rows:
         print(f"\n{r['secs']} x {r['days']}: run stages (duration s, peak RSS MB):"
