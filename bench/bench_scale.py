@@ -79,11 +79,11 @@ def report(rows: list[dict], limit: str, threads: int) -> None:
         print(f"| {r['secs']} x {r['days']} | {r['gb']:.2f} | {r['done']} / {r['failed']} | {r['ingest_s']:.0f}"
               f" | {r['run_s']:.0f} | {total / r['gb']:.1f} | {r['cpu'] / r['gb']:.1f} | {r['ingest_rss'] / 2**20:,.0f}"
               f" | {r['run_rss'] / 2**20:,.0f} | {r['load'][0]:.1f}, {r['load'][1]:.1f} |")
-    if len(rows) > 1:
-        small, big = rows[0], rows[-1]
+    big = max(rows, key=lambda r: r["gb"])
+    for small in (r for r in rows if r["gb"] < big["gb"]):     # each smaller run (e.g. before and after)
         ratio = ((big["ingest_s"] + big["run_s"]) / big["gb"]) / ((small["ingest_s"] + small["run_s"]) / small["gb"])
         cpu_ratio = (big["cpu"] / big["gb"]) / (small["cpu"] / small["gb"])
-        print(f"\nseconds per GB, {big['gb']:.0f} GB / {small['gb']:.0f} GB: **{ratio:.2f}x** (target <= 1.15x);"
+        print(f"\nseconds per GB, {big['gb']:.1f} GB / {small['gb']:.1f} GB: **{ratio:.2f}x** (target <= 1.15x);"
               f" CPU seconds per GB: {cpu_ratio:.2f}x")
     over = []
     for r in rows:
