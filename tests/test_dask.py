@@ -447,3 +447,11 @@ def test_memory_failures_are_recognised():
     assert is_memory_failure(type("KilledWorker", (Exception,), {})("worker died 3 times"))
     assert not is_memory_failure(duckdb.IOException("IO Error: no such file"))
     assert not is_memory_failure(RuntimeError("boom"))
+
+
+def test_ingest_probe_names_input_folders_a_worker_cannot_read(tmp_path):
+    """What each worker runs before a Dask ingest: the raw files' folders must be readable there."""
+    from duckpipe.engine.dask_executor import probe_readable
+    (tmp_path / "orders").mkdir()
+    assert probe_readable([str(tmp_path / "orders")]) is None
+    assert "is not a readable folder there" in probe_readable([str(tmp_path / "orders"), str(tmp_path / "nbbo")])

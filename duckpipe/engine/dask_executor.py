@@ -140,6 +140,14 @@ def probe_workspace(workspace: str, token: str) -> str | None:
     return None
 
 
+def probe_readable(paths: list[str]) -> str | None:
+    """Run on every worker before an ingest: can it read the input files' folders?"""
+    for p in paths:
+        if not os.path.isdir(p) or not os.access(p, os.R_OK | os.X_OK):
+            return f"{p} is not a readable folder there"
+    return None
+
+
 # ------------------------------------------------------------------ the coordinator's side
 
 class DaskExecutor:
@@ -208,6 +216,16 @@ class DaskExecutor:
             if answer:
                 raise UsageError(f"dask worker {address} does not see the workspace: {answer}. Workers need the"
                                  " workspace on a shared filesystem, at the same path as on this machine")
+
+    def check_readable(self, folders: list[str]) -> None:
+        """Every worker must read the input folders (ingest): else one clear error naming it."""
+        answers = self.client.run(probe_readable, sorted(folders), on_error="return")
+        for address, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException):
+                answer = f"{type(answer).__name__}: {answer}"
+            if answer:
+                raise UsageError(f"dask worker {address} cannot read the input files: {answer}. Workers need"
+                                 " the raw files on a shared filesystem, at the same path as on this machine")
 
     def workers(self) -> dict[str, int]:
         """{address: threads} of the workers connected now."""

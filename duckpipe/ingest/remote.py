@@ -160,6 +160,8 @@ def ingest_files(con: duckdb.DuckDBPyConnection, files: list[InputFile], executo
             pending[i] = (f, st, fp)
             yield FileJob(i, f, str(store_dir), str(root), memory, threads, str(temp_dir), profile.name)
 
+    if files and hasattr(executor, "check_readable"):
+        executor.check_readable(sorted({str(f.path.parent) for f in files}))
     t_coord = 0.0
     for job, out in executor.run_jobs(jobs(), task=load_file_job):
         if stop is not None and stop.is_set():
