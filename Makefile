@@ -6,7 +6,7 @@ DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-profile-ingest clean venv lint
+.PHONY: demo test bench bench-dask bench-profile-ingest clean venv lint
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ bench: $(STAMP)
 	$(PY) bench/run_all.py
 
 ## where ingest's seconds go, stage by stage, against Polars (not part of bench: writes 2 GB)
+## Dask: ingest and run on a LocalCluster of 1 vs 2 workers (BENCHMARKS.md, issue 10)
+bench-dask: $(STAMP)
+	test -d /tmp/dask-raw || $(DUCKPIPE) synth /tmp/dask-raw --securities 10 --days 10 --orders-per-unit 8000 --seed 3 -q
+	$(PY) bench/bench_dask_workers.py /tmp/dask-raw /tmp/dask-work --rounds 2 --memory-limit 3GB --local
+
 bench-profile-ingest: $(STAMP)
 	test -d bench/out/profile/raw || $(DUCKPIPE) synth bench/out/profile/raw --securities 20 --days 9 --orders-per-unit 8000 --seed 3 -q
 	$(PY) bench/profile_ingest.py bench/out/profile/raw
