@@ -163,21 +163,23 @@ def ingest_files(con: duckdb.DuckDBPyConnection, files: list[InputFile], executo
     if files and hasattr(executor, "check_readable"):
         executor.check_readable(sorted({str(f.path.parent) for f in files}))
     t_coord = 0.0
-    for job, out in executor.run_jobs(jobs(), task=load_file_job):
-        if stop is not None and stop.is_set():
-            raise KeyboardInterrupt
-        t0 = time.perf_counter()
-        f, st, fp = pending.pop(job.batch_id)
-        if isinstance(out, BaseException):         # the task itself failed (e.g. its workers kept dying)
-            error = f"{f.path}: {type(out).__name__}: {str(out).splitlines()[0] if str(out) else ''}"
-            out = FileOutput(new_file_id(str(f.path)), None, error)
-        _restore_rejects(con, out.rejects if out.loaded is not None else None)
-        r = commit_file(con, f, st, fp, out.file_id, out.loaded, out.error, out.seconds, profile, root,
-                        out.worker)
-        summary.peak_rss_bytes = max(summary.peak_rss_bytes, out.peak_rss_bytes)
-        record(job.batch_id, r, f)
-        t_coord += time.perf_counter() - t0
-    summary.files.extend(results[i] for i in sorted(results))
+    try:
+        for job, out in executor.run_jobs(jobs(), task=load_file_job):
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
+            t0 = time.perf_counter()
+            f, st, fp = pending.pop(job.batch_id)
+            if isinstance(out, BaseException):         # the task itself failed (e.g. its workers kept dying)
+                error = f"{f.path}: {type(out).__name__}: {str(out).splitlines()[0] if str(out) else ''}"
+                out = FileOutput(new_file_id(str(f.path)), None, error)
+            _restore_rejects(con, out.rejects if out.loaded is not None else None)
+            r = commit_file(con, f, st, fp, out.file_id, out.loaded, out.error, out.seconds, profile, root,
+                            out.worker)
+            summary.peak_rss_bytes = max(summary.peak_rss_bytes, out.peak_rss_bytes)
+            record(job.batch_id, r, f)
+            t_coord += time.perf_counter() - t0
+    finally:                               # also on Ctrl-C: the files committed so far
+        summary.files.extend(results[i] for i in sorted(results))
     committed = sum(r.status != "skipped_unchanged" for r in results.values())
     if committed:
         log.debug("ingest on %s: %d file(s) committed; coordinator %.1f ms per file (commit)",
