@@ -6,7 +6,7 @@ DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench bench-scale bench-profile-ingest clean venv lint
+.PHONY: demo test bench bench-scale bench-dask bench-profile-ingest clean venv lint
 
 venv: $(STAMP)
 
@@ -36,6 +36,11 @@ bench: $(STAMP)
 ## linear and bounded: the same pipeline at ~2 GB and ~20 GB (not part of bench: writes ~26 GB, ~1 hour)
 bench-scale: $(STAMP)
 	$(PY) bench/bench_scale.py --sizes 20x9,40x45 --memory-limit 1GB --threads 2
+
+## Dask: ingest and run on a LocalCluster of 1 vs 2 workers (BENCHMARKS.md, issue 10)
+bench-dask: $(STAMP)
+	test -d bench/out/dask/raw || $(DUCKPIPE) synth bench/out/dask/raw --securities 10 --days 10 --orders-per-unit 8000 --seed 3 -q
+	$(PY) bench/bench_dask_workers.py bench/out/dask/raw bench/out/dask/work --rounds 2 --memory-limit 3GB --local
 
 ## where ingest's seconds go, stage by stage, against Polars (not part of bench: writes 2 GB)
 bench-profile-ingest: $(STAMP)

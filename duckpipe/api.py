@@ -41,13 +41,20 @@ def synth(out: Path, **kwargs: Any):
 
 
 def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
-           progress=None, quiet: bool = True):
+           progress=None, quiet: bool = True, *, executor: str = "local", scheduler: str | None = None,
+           workers: int | None = None, verbose: bool = False):
     """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``.
 
     Without a ``progress`` callback, the ingest publishes its progress in ``status.json`` (for
     ``duckpipe status``) and, on a terminal and unless ``quiet``, in a live display.
+    ``executor="dask"``: one task per input file on the cluster at ``scheduler`` or on a
+    LocalCluster of ``workers`` processes; this process commits each file (``ingest.remote``).
     """
     from .ingest.load import ingest as _ingest
+    check_executor(executor, scheduler, workers)
+    if executor == "dask":
+        from .engine.dask_executor import require_dask
+        require_dask()
     if not sources and not table_globs:
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
@@ -61,9 +68,19 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
         interruptible.append(con)
         watch = progress if progress is not None else IngestWatcher(settings.workspace, quiet=quiet)
         state = "interrupted"
+        ex = None
         try:
+            elsewhere = None
+            if executor == "dask":
+                from .engine.dask_executor import DaskExecutor
+                from .ingest.remote import on_executor
+                ex = DaskExecutor(memory_limit=settings.memory_limit, threads=settings.threads,
+                                  temp_dir=settings.temp_dir, workspace=settings.workspace, scheduler=scheduler,
+                                  workers=workers, verbose=verbose)
+                interruptible.append(ex)
+                elsewhere = on_executor(ex, settings, settings.memory_limit, settings.threads)
             summary = _ingest(con, settings, [Path(s) for s in sources or []], table_globs or None, watch,
-                              stop=stop)
+                              stop=stop, elsewhere=elsewhere)
             state = "failed" if summary.failed else "finished"
             return summary
         except (Exception, KeyboardInterrupt) as exc:
@@ -73,6 +90,8 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
             raise Interrupted("interrupted: the files committed so far stay. Run the same command again"
                               " to resume.") from None
         finally:
+            if ex is not None:
+                ex.close()
             if progress is None:
                 watch.finish(state)
 

@@ -158,11 +158,15 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
            session: Annotated[Optional[str], typer.Option(help="Glob of session files.")] = None,
            reference: Annotated[Optional[str], typer.Option(help="Glob of reference files.")] = None,
            participants: Annotated[Optional[str], typer.Option(help="Glob of participants files.")] = None,
-           *, settings: Settings, quiet: bool = False) -> None:
+           executor: Annotated[str, typer.Option(help="local|dask (dask: one task per input file)")] = "local",
+           scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
+           workers: Annotated[Optional[int], typer.Option(help="Dask without --scheduler: a local cluster of N processes (default: physical cores).")] = None,
+           *, settings: Settings, verbose: bool = False, quiet: bool = False) -> None:
     """Raw files -> typed, partitioned store + catalog (resumable per file)."""
     globs = {k: v for k, v in dict(orders=orders, trades=trades, nbbo=nbbo, session=session,
                                    reference=reference, participants=participants).items() if v}
-    s = api.ingest(settings, list(sources or []), globs or None, quiet=quiet)
+    s = api.ingest(settings, list(sources or []), globs or None, quiet=quiet, executor=executor,
+                   scheduler=scheduler, workers=workers, verbose=verbose)
     for p in s.skipped_paths:
         out(f"skipped (not a table of the {settings.profile} profile): {p}")
     for f in s.files:

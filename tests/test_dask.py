@@ -231,6 +231,15 @@ def test_task_share_of_a_worker():
     assert local_task_memory_bytes(3 * 2**30, 2) == 2**30                         # 2 workers + coordinator
 
 
+def _is_python(proc) -> bool:
+    """A child seen earlier may be gone already (a short-lived helper of multiprocessing)."""
+    import psutil
+    try:
+        return "python" in proc.name().lower()
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.mark.slow
 def test_ctrl_c_on_a_local_cluster_cancels_exits_3_and_leaves_no_worker(workspace):
     """--workers 2 (a LocalCluster of processes): SIGINT mid-run -> exit 3, no unit left running,
@@ -252,7 +261,7 @@ def test_ctrl_c_on_a_local_cluster_cancels_exits_3_and_leaves_no_worker(workspac
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the run ended before it could be interrupted"
-        assert len([c for c in children if "python" in c.name().lower()]) >= 2      # the worker processes
+        assert len([c for c in children if _is_python(c)]) >= 2      # the worker processes
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -303,3 +312,155 @@ def test_a_batch_failing_on_a_worker_is_retried_unit_by_unit_like_locally(worksp
     errors = _query(workspace, "SELECT DISTINCT attempts FROM units WHERE status = 'failed'")
     assert errors == [(1,)]                                  # the batch, then each unit once
     _assert_equal(_snapshot(workspace, TABLES["analysis"]), _snapshot(local, TABLES["analysis"]))
+
+
+# ------------------------------------------------------------------ ingest on Dask
+
+STORE_SQL = {         # the store as the catalog describes it, store file names (file ids) and timings aside
+    "ingest_manifest": "SELECT path, size, mtime, fingerprint, content_hash, source, table_name, format, lines,"
+                       " rows_read, rows_loaded, rows_rejected, blank_lines, status, error FROM ingest_manifest",
+    "ingest_rejects": "SELECT * FROM ingest_rejects",
+    "ingest_partitions": "SELECT table_name, security_code, date, manifest_path, rows, hash_sum FROM ingest_partitions",
+    "ingest_files": "SELECT table_name, date, rows, manifest_path FROM ingest_files",
+    "store_partitions": "SELECT * FROM store_partitions",
+}
+
+
+def _store(ws: Path) -> dict[str, list[tuple]]:
+    return {k: sorted(_query(ws, sql), key=repr) for k, sql in STORE_SQL.items()}
+
+
+def _dask_ingest(raw: Path, ws: Path, address: str) -> subprocess.CompletedProcess:
+    return duckpipe_cli("ingest", str(raw), "--workspace", str(ws), "--executor", "dask", "--scheduler", address,
+                        "--memory-limit", "1GB", "--threads", "2", "-q", timeout=300)
+
+
+@pytest.mark.slow
+def test_ingest_and_run_on_a_real_cluster_equal_the_local_ones(tmp_path, raw_small, ingested_template, dask_cluster,
+                                                                reference):
+    """One task per input file on the real scheduler + 2 workers: the same manifest rows, slice
+    checksums, rejects and store rows as the local ingest; then the run equals the local run."""
+    from duckpipe.synth import synth
+    faulty = tmp_path / "faulty"                      # bad rows, blank lines, odd line endings: rejects
+    synth(faulty, securities=2, days=2, orders_per_unit=60, seed=5, faults=True)
+    local = tmp_path / "local_faulty"
+    res = duckpipe_cli("ingest", str(faulty), "--workspace", str(local), "--memory-limit", "1GB", "--threads", "2",
+                       "-q")
+    assert res.returncode == 0, res.stderr
+    res = _dask_ingest(faulty, tmp_path / "dask_faulty", dask_cluster.address)
+    assert res.returncode == 0, res.stderr
+    got, want = _store(tmp_path / "dask_faulty"), _store(local)
+    assert want["ingest_rejects"] and want["ingest_partitions"]           # the comparison has substance
+    assert got == want
+
+    ws = tmp_path / "ws"
+    res = _dask_ingest(raw_small, ws, dask_cluster.address)
+    assert res.returncode == 0, res.stderr
+    assert _store(ws) == _store(ingested_template)
+    writers = dict(_query(ws, "SELECT worker, count(*) FROM ingest_manifest GROUP BY worker"))
+    assert len(writers) >= 2 and all(w and w.startswith(f"tcp://{HOST}:") for w in writers), writers
+    on_disk = {p.relative_to(ws).as_posix() for p in (ws / "store").rglob("*.parquet")}
+    assert on_disk == {p for (p,) in _query(ws, "SELECT path FROM ingest_files")}     # no orphan, none missing
+
+    res = subprocess.run(_dask_run(ws, dask_cluster.address), capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    _assert_equal(_snapshot(ws, TABLES["analysis"]), reference)
+    per_worker = dict(_query(ws, "SELECT worker, count(*) FROM units WHERE status = 'done' GROUP BY worker"))
+    assert None not in per_worker and len(per_worker) >= 2, per_worker
+
+
+def test_orphans_of_a_dead_workers_attempt_are_invisible_and_removed(tmp_path, raw_small):
+    """An attempt whose worker died after writing a file's store files leaves files no manifest row
+    names (each attempt draws its own file id): the retried attempt is committed, and the ingest
+    removes the dead attempt's files once nothing is in flight."""
+    from duckpipe.ingest.load import IngestSummary, clean_orphans
+    from duckpipe.ingest.rawfiles import discover
+    from duckpipe.ingest.remote import ingest_files, load_file_job
+    from duckpipe.profiles import get_profile
+    from duckpipe.settings import resolve
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    s = resolve(workspace=ws, memory_limit="1GB", threads=1, env={})
+    files, _ = discover([raw_small], None, get_profile("asx"))
+    files = [f for f in files if f.table == "orders"][:2]
+
+    class DyingOnce:
+        """run_jobs of an executor whose first attempt at each file dies after writing its files."""
+        name = "test"
+
+        def run_jobs(self, jobs, task):
+            for job in jobs:
+                load_file_job(job)                     # the dead attempt: files written, never committed
+                yield job, task(job)
+
+    import duckpipe.catalog as catalog
+    with catalog.open_workspace(s, "ingest") as con:
+        summary = IngestSummary()
+        ingest_files(con, files, DyingOnce(), store_dir=s.store_dir, root=s.workspace, profile=s.profile_def,
+                     memory="500MB", threads=1, temp_dir=s.temp_dir, summary=summary)
+        assert [r.status for r in summary.files] == ["loaded", "loaded"]
+        on_disk = {p.relative_to(ws).as_posix() for p in s.store_dir.rglob("*.parquet")}
+        listed = {p for (p,) in con.execute("SELECT path FROM ingest_files").fetchall()}
+        assert on_disk == listed and len(listed) >= 2
+        assert clean_orphans(con, s.store_dir) == 0
+
+
+# ------------------------------------------------------------------ a batch that fails for memory
+
+@pytest.mark.slow
+def test_a_batch_failing_for_memory_is_retried_as_halves(workspace, dask_cluster, reference, monkeypatch):
+    """The worker task's testing hook raises DuckDB's out-of-memory error for any batch of more
+    than one unit: by-date batches of 4 are retried as 2 + 2, then 1 + 1, and the run equals the
+    local one. A unit that still fails alone is marked failed, the others complete."""
+    import dataclasses
+
+    from duckpipe import api
+    from duckpipe.engine import runner
+    from duckpipe.engine.units import Selection
+    from duckpipe.settings import resolve
+    sizes: list[int] = []
+    hook: dict = {"oom_above": 1, "oom_units": ()}
+    real_job = runner.Engine.job
+
+    def job(self, batch_id, units):
+        sizes.append(len(units))
+        return dataclasses.replace(real_job(self, batch_id, units), **hook)
+
+    monkeypatch.setattr(runner.Engine, "job", job)
+    s = resolve(workspace=workspace, memory_limit="1GB", threads=1, env={})
+    result = api.run(s, Selection(positions=((1, 20),)), strategy="by-date", executor="dask",
+                     scheduler=dask_cluster.address, quiet=True)
+    assert not result.failed and result.done == 20
+    assert sorted(sizes) == [1] * 20 + [2] * 10 + [4] * 5                 # 5 dates: 4 -> 2 + 2 -> 1 + 1
+    _assert_equal(_snapshot(workspace, TABLES["analysis"]), reference)
+
+    first = _query(workspace, "SELECT security_code, date FROM units ORDER BY date, security_code LIMIT 4")
+    hook["oom_units"] = (first[1],)
+    sizes.clear()
+    result = api.run(s, Selection(positions=((1, 4),)), strategy="by-date", rerun="all", executor="dask",
+                     scheduler=dask_cluster.address, quiet=True)
+    assert [(u.security_code, u.date) for u, _ in result.failed] == [first[1]] and result.done == 3
+    assert "Out of Memory" in result.failed[0][1]
+    assert sorted(sizes) == [1, 1, 1, 1, 2, 2, 4]
+    states = dict(((sec, d), st) for sec, d, st in _query(workspace, "SELECT security_code, date, status FROM units"))
+    assert [states[k] for k in first] == ["done", "failed", "done", "done"]
+
+
+def test_memory_failures_are_recognised():
+    import duckdb
+
+    from duckpipe.db import QueryError
+    from duckpipe.engine.dask_executor import is_memory_failure
+    assert is_memory_failure(duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate"))
+    assert is_memory_failure(QueryError("template analysis/010_quotes.sql: OutOfMemoryException: Out of Memory"))
+    assert is_memory_failure(type("KilledWorker", (Exception,), {})("worker died 3 times"))
+    assert not is_memory_failure(duckdb.IOException("IO Error: no such file"))
+    assert not is_memory_failure(RuntimeError("boom"))
+
+
+def test_ingest_probe_names_input_folders_a_worker_cannot_read(tmp_path):
+    """What each worker runs before a Dask ingest: the raw files' folders must be readable there."""
+    from duckpipe.engine.dask_executor import probe_readable
+    (tmp_path / "orders").mkdir()
+    assert probe_readable([str(tmp_path / "orders")]) is None
+    assert "is not a readable folder there" in probe_readable([str(tmp_path / "orders"), str(tmp_path / "nbbo")])

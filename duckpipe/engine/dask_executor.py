@@ -28,7 +28,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,19 +75,44 @@ def task_settings(job: BatchJob, worker_memory_limit: int | None, worker_threads
     return dataclasses.replace(job, memory_limit=memory, threads=threads, temp_dir=temp)
 
 
-def run_on_worker(job: BatchJob) -> BatchOutput:
-    """The Dask task: :func:`compute_job` with this worker's share, tagged with its address."""
+def run_on_worker(job: BatchJob, task: Callable | None = None) -> BatchOutput:
+    """The Dask task: ``task(job)`` (default :func:`compute_job`; the ingest's per-file task
+    takes a job with the same memory_limit/threads/temp_dir fields) with this worker's share,
+    its output tagged with the worker's address."""
     from distributed import get_worker
     w = get_worker()
     limit = getattr(getattr(w, "memory_manager", None), "memory_limit", None)
     nthreads = getattr(getattr(w, "state", None), "nthreads", None) or getattr(w, "nthreads", 1)
     key = f"{os.getpid()}-{threading.get_ident()}"
-    out = compute_job(task_settings(job, limit, nthreads, os.cpu_count() or 1, key))
+    job = task_settings(job, limit, nthreads, os.cpu_count() or 1, key)
+    _memory_fault(job)
+    out = (task or compute_job)(job)
     try:
         out.worker = w.address
     except dataclasses.FrozenInstanceError:
         out = dataclasses.replace(out, worker=w.address)
     return out
+
+
+def _memory_fault(job) -> None:
+    """The testing hook of ``BatchJob.oom_above`` / ``oom_units`` (never set by the CLI): the
+    DuckDB out-of-memory error a batch too big for its worker's memory raises."""
+    above, units = getattr(job, "oom_above", None), getattr(job, "oom_units", ())
+    if (above is not None and len(job.units) > above) or (units and set(job.units) & set(units)):
+        import duckdb
+        raise duckdb.OutOfMemoryException(f"Out of Memory Error: (testing hook) batch {job.batch_id} of"
+                                          f" {len(job.units)} unit(s) exceeds {job.memory_limit}")
+
+
+def is_memory_failure(exc: BaseException) -> bool:
+    """A batch that failed for memory: DuckDB's out-of-memory error (as raised, or translated by
+    ``db.execute``), Python's MemoryError, or a worker killed again and again while running it
+    (Dask's KilledWorker: the nanny kills a worker over its memory limit)."""
+    import duckdb
+    if isinstance(exc, (duckdb.OutOfMemoryException, MemoryError)) or type(exc).__name__ == "KilledWorker":
+        return True
+    text = str(getattr(exc, "message", None) or exc)
+    return "OutOfMemoryException" in text or "Out of Memory Error" in text
 
 
 def probe_workspace(workspace: str, token: str) -> str | None:
@@ -115,12 +140,25 @@ def probe_workspace(workspace: str, token: str) -> str | None:
     return None
 
 
+def probe_readable(paths: list[str]) -> str | None:
+    """Run on every worker before an ingest: can it read the input files' folders?"""
+    for p in paths:
+        if not os.path.isdir(p) or not os.access(p, os.R_OK | os.X_OK):
+            return f"{p} is not a readable folder there"
+    return None
+
+
 # ------------------------------------------------------------------ the coordinator's side
 
 class DaskExecutor:
     """Submits batches to a Dask cluster and streams their outputs back as they complete."""
 
     name = "dask"
+
+    @staticmethod
+    def memory_failure(exc: BaseException) -> bool:
+        """The engine retries a batch that failed for memory as two halves (:func:`is_memory_failure`)."""
+        return is_memory_failure(exc)
 
     def __init__(self, *, memory_limit: str, threads: int, temp_dir: Path, workspace: Path,
                  scheduler: str | None = None, workers: int | None = None, verbose: bool = False):
@@ -179,6 +217,16 @@ class DaskExecutor:
                 raise UsageError(f"dask worker {address} does not see the workspace: {answer}. Workers need the"
                                  " workspace on a shared filesystem, at the same path as on this machine")
 
+    def check_readable(self, folders: list[str]) -> None:
+        """Every worker must read the input folders (ingest): else one clear error naming it."""
+        answers = self.client.run(probe_readable, sorted(folders), on_error="return")
+        for address, answer in sorted(answers.items()):
+            if isinstance(answer, BaseException):
+                answer = f"{type(answer).__name__}: {answer}"
+            if answer:
+                raise UsageError(f"dask worker {address} cannot read the input files: {answer}. Workers need"
+                                 " the raw files on a shared filesystem, at the same path as on this machine")
+
     def workers(self) -> dict[str, int]:
         """{address: threads} of the workers connected now."""
         info = self.client.scheduler_info(n_workers=-1) if self._takes_n_workers() else self.client.scheduler_info()
@@ -200,8 +248,12 @@ class DaskExecutor:
     def _max_in_flight(self) -> int:
         return max(1, PER_THREAD_IN_FLIGHT * sum(self.workers().values()))
 
-    def _submit(self, job: BatchJob, done: queue.Queue, in_flight: dict):
-        fut = self.client.submit(run_on_worker, job, key=f"duckpipe-batch-{job.batch_id}-{uuid.uuid4().hex[:8]}",
+    def _submit(self, job: BatchJob, done: queue.Queue, in_flight: dict, task: Callable | None = None):
+        sent = job
+        if self.cluster is not None:       # the LocalCluster's workers have no limit: the machine's share
+            sent = dataclasses.replace(job, memory_limit=self.memory_limit, threads=min(job.threads, self.threads))
+        kind = "batch" if task is None else getattr(task, "__name__", "task")
+        fut = self.client.submit(run_on_worker, sent, task, key=f"duckpipe-{kind}-{job.batch_id}-{uuid.uuid4().hex[:8]}",
                                  pure=False)
         fut.add_done_callback(done.put)
         in_flight[fut] = job
@@ -237,8 +289,10 @@ class DaskExecutor:
             return fut.exception()
         return RuntimeError(f"the Dask scheduler reports the batch as {fut.status}")
 
-    def run_jobs(self, jobs: Iterable[BatchJob]) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
+    def run_jobs(self, jobs: Iterable[BatchJob], task: Callable | None = None
+                 ) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
         """Submit up to two jobs per worker thread; yield each (job, output or error) as it completes.
+        ``task``: what the workers run on a job (default :func:`compute_job`; the ingest passes its own).
 
         Re-entrant: while the caller retries a failed batch unit by unit (``compute``, a nested
         ``run_jobs``), the outer call's futures stay in flight; each call cancels only its own."""
@@ -257,7 +311,7 @@ class DaskExecutor:
                     if job is None:
                         exhausted = True
                     else:
-                        self._submit(job, done, in_flight)
+                        self._submit(job, done, in_flight, task)
                 if not in_flight:
                     return
                 fut = self._next_done(done, in_flight)
@@ -344,4 +398,5 @@ def _physical_cores() -> int:
     return psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
 
 
-__all__ = ["DaskExecutor", "require_dask", "run_on_worker", "probe_workspace", "task_settings", "INSTALL_HINT"]
+__all__ = ["DaskExecutor", "require_dask", "run_on_worker", "probe_workspace", "task_settings", "INSTALL_HINT",
+           "is_memory_failure"]

@@ -47,6 +47,10 @@ class BatchJob:
     profile: str = DEFAULT_PROFILE
     workspace: str = "."                # result files go under <workspace>/results/
     batch_uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Testing hook, honoured by the Dask task (never set by the CLI): a batch of more than
+    # ``oom_above`` units, or holding a unit of ``oom_units``, fails with DuckDB's out-of-memory error.
+    oom_above: int | None = None
+    oom_units: tuple[tuple[int, dt.date], ...] = ()
 
 
 @dataclass

@@ -142,6 +142,7 @@ class IngestWatcher:
     def begin(self, con: Any, files: list[Path]) -> None:
         sizes = [_size(p) for p in files]
         self._sizes = sizes
+        self._paths = [Path(p) for p in files]
         self.st = IngestStatus(os.getpid(), "running", time.time(), len(files), sum(sizes))
         self._con = con
         try:                       # DuckDB computes query progress only with its progress bar on
@@ -181,6 +182,24 @@ class IngestWatcher:
             if status != "skipped_unchanged":
                 self._worked += size
             st.bytes_done = sum(self._sizes[:index])
+        self._refresh(force=True)
+
+    def file_committed(self, path: Path, status: str, rows_loaded: int) -> None:
+        """A file loaded elsewhere (``--executor dask``): files finish in any order, several at once.
+        The finished files' sizes are kept first, so that the totals stay prefix sums."""
+        st = self.st
+        with self._lock:
+            paths = self._paths
+            i, j = st.files_done, paths.index(Path(path), st.files_done)
+            paths[i], paths[j] = paths[j], paths[i]
+            self._sizes[i], self._sizes[j] = self._sizes[j], self._sizes[i]
+            st.files_done = st.file_index = i + 1
+            st.file, st.file_bytes = str(path), self._sizes[i]
+            st.file_bytes_done = st.file_bytes
+            st.files_failed += status == "failed"
+            st.rows_loaded += rows_loaded
+            if status != "skipped_unchanged":
+                self._worked += self._sizes[i]
         self._refresh(force=True)
 
     def finish(self, state: str) -> None:

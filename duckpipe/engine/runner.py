@@ -80,6 +80,7 @@ class Engine:
         self._files: dict[str, list[tuple[dt.date | None, str]]] | None = None   # the store, listed once
         self.root = store.workspace_root(con)
         self.peak_batch_rss = 0
+        self.memory_splits = 0             # batches retried as halves after failing for memory
 
     # ---------------------------------------------------------------- stages
     @contextmanager
@@ -162,6 +163,9 @@ class Engine:
         except Exception as exc:   # noqa: BLE001 - a batch may fail for any reason; retry per unit
             if self.guards.stop.is_set():        # Ctrl-C interrupted the query: not the unit's fault
                 raise KeyboardInterrupt from exc
+            memory_failure = getattr(self.executor, "memory_failure", None)
+            if len(units) > 1 and memory_failure is not None and memory_failure(exc):
+                return self.split_for_memory(batch_id, units, signatures, next_units, exc)
             if len(units) == 1:
                 from ..ingest.verify import explain_unit_error  # a damaged store file names itself
                 self.mark_failed(units[0], explain_unit_error(self.con, self.pipe.tables_read, units[0],
@@ -171,6 +175,26 @@ class Engine:
             log.warning("batch %d failed (%s); retrying its %d units one by one", batch_id, exc, len(units))
             singles = [[u] for u in units] + [next_units]
             return sum(self.run_batch(batch_id, singles[k], signatures, singles[k + 1]) for k in range(len(units)))
+
+    def split_for_memory(self, batch_id: int, units: list[Unit], signatures: dict, next_units: list[Unit],
+                         exc: BaseException) -> int:
+        """A batch that failed for memory (on an executor that says so: Dask) is computed again as
+        two halves, both in flight at once; a half that fails for memory again is halved again, down
+        to single units; a single unit that still fails is marked failed (``run_batch``)."""
+        half = (len(units) + 1) // 2
+        parts = {}
+        for part in (units[:half], units[half:]):
+            job = self.job(batch_id, part)
+            parts[job.batch_uuid] = (job, part)
+        log.warning("batch %d failed for memory (%s); retrying its %d units as batches of %d and %d", batch_id,
+                    _error_text(exc).splitlines()[0], len(units), half, len(units) - half)
+        self.memory_splits += 1
+        rows, left = 0, len(parts)
+        for job, outcome in self.executor.run_jobs(j for j, _ in parts.values()):
+            left -= 1
+            rows += self.run_batch(batch_id, parts[job.batch_uuid][1], signatures, next_units if not left else [],
+                                   outcome)
+        return rows
 
     def reset_running(self) -> None:
         """After Ctrl-C: the batch in flight was rolled back, so its units are pending again."""

@@ -484,7 +484,8 @@ def _dedupe(names: list[str]) -> list[str]:
 # ---------------------------------------------------------------- commit and bookkeeping
 
 def _commit(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, res: Loaded | None,
-            status: str, error: str | None, seconds: float, profile: Profile) -> list[str]:
+            status: str, error: str | None, seconds: float, profile: Profile,
+            worker: str | None = None) -> list[str]:
     """The commit point: replace the file's manifest, store files, slices and rejects at once.
 
     Returns the store files of the previous version, to delete after the commit.
@@ -497,12 +498,15 @@ def _commit(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, res: L
                            ("ingest_rejects", "path"), ("ingest_manifest", "path")):
             con.execute(f"DELETE FROM {table} WHERE {col} = $p", {"p": p})
         con.execute(
-            "INSERT INTO ingest_manifest VALUES ($path, $size, $mtime, $fp, $crc, $source, $table, $fid,"
-            " $fmt, $lines, $read, $loaded, $rejected, $blank, $status, $error, $seconds, now()::TIMESTAMP)",
+            "INSERT INTO ingest_manifest (path, size, mtime, fingerprint, content_hash, source, table_name,"
+            " file_id, format, lines, rows_read, rows_loaded, rows_rejected, blank_lines, status, error,"
+            " seconds, ingested_at, worker) VALUES ($path, $size, $mtime, $fp, $crc, $source, $table, $fid,"
+            " $fmt, $lines, $read, $loaded, $rejected, $blank, $status, $error, $seconds, now()::TIMESTAMP,"
+            " $worker)",
             {"path": p, "size": st.st_size, "mtime": st.st_mtime, "fp": fp, "crc": res.crc,
              "source": f.source, "table": f.table, "fid": file_id, "fmt": f.fmt, "lines": res.lines,
              "read": res.rows_read, "loaded": res.rows_loaded, "rejected": res.rows_rejected,
-             "blank": res.blank, "status": status, "error": error, "seconds": seconds})
+             "blank": res.blank, "status": status, "error": error, "seconds": seconds, "worker": worker})
         if status == "loaded":
             files = pa.table({"table_name": [f.table] * len(res.store), "path": [s[0] for s in res.store],
                               "date": pa.array([s[1] for s in res.store], pa.string()),
@@ -556,29 +560,26 @@ def _unchanged(con, p: str, st: os.stat_result) -> tuple[bool, str, tuple | None
     return False, fingerprint(Path(p), st.st_size), row
 
 
-def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, stop=None) -> FileResult:
-    t0 = time.monotonic()
+def new_file_id(path: str) -> str:
+    """Names the store files of one load of ``path`` (a retried load gets a new one)."""
+    return f"{hashlib.blake2b(path.encode(), digest_size=6).hexdigest()}{uuid.uuid4().hex[:10]}"
+
+
+def load_file(con, f: InputFile, tdef: TableDef, store_dir: Path, root: Path, file_id: str, pool,
+              stop=None) -> tuple[Loaded | None, str | None]:
+    """Process one input file into its store files, not committed (the local ingest and a Dask
+    worker both run this): ``(Loaded, None)``, its rejects in ``_dp_rejects``; or ``(None,
+    error)`` with nothing of it left in the store. Ctrl-C removes what it wrote and re-raises."""
     p = str(f.path)
-    st = f.path.stat()
-    same, fp, row = _unchanged(con, p, st)
-    if same:
-        log.info("%s: unchanged, skipped", p)
-        return FileResult(p, f.table, "skipped_unchanged", row[4], row[5], row[6], row[7], 0.0)
-    file_id = f"{hashlib.blake2b(p.encode(), digest_size=6).hexdigest()}{uuid.uuid4().hex[:10]}"
-    tdef = profile.tables[f.table]
-    out_dir = settings.store_dir / f.table
-    root = settings.workspace
-    res: Loaded | None = None
-    status, error = "loaded", None
+    out_dir = store_dir / f.table
     try:
         _drop_rejects(con)
         if tdef.kind == "event":
-            res = _load_event(con, f, tdef, out_dir, file_id, root, pool)
-        else:
-            res = _load_reference(con, f, out_dir, file_id, root, pool)
+            return _load_event(con, f, tdef, out_dir, file_id, root, pool), None
+        return _load_reference(con, f, out_dir, file_id, root, pool), None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) or (stop is not None and stop.is_set()):
-            for path in settings.store_dir.rglob(f"{file_id}.*"):     # nothing of it was committed
+            for path in store_dir.rglob(f"{file_id}.*"):     # nothing of it was committed
                 path.unlink(missing_ok=True)
             raise KeyboardInterrupt from exc   # whatever the interrupted query raised (issue 12)
         if not isinstance(exc, Exception):
@@ -591,29 +592,61 @@ def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, s
             log.debug("unexpected failure on %s", p, exc_info=True)
             error = (f"{p}: unexpected failure while reading ({type(exc).__name__}:"
                      f" {str(exc).splitlines()[0] if str(exc) else ''})")
-        status, res = "failed", None
-    if status == "failed":
-        for path in settings.store_dir.rglob(f"{file_id}.*"):
-            path.unlink(missing_ok=True)
-    seconds = time.monotonic() - t0
-    stale = _commit(con, f, st, fp, file_id, res, status, error, seconds, profile)
+    for path in store_dir.rglob(f"{file_id}.*"):
+        path.unlink(missing_ok=True)
+    return None, error
+
+
+def commit_file(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, res: Loaded | None,
+                error: str | None, seconds: float, profile: Profile, root: Path,
+                worker: str | None = None) -> FileResult:
+    """Commit one processed file (its rejects in ``_dp_rejects``), delete the store files of its
+    previous version, log it."""
+    p = str(f.path)
+    status = "failed" if res is None else "loaded"
+    stale = _commit(con, f, st, fp, file_id, res, status, error, seconds, profile, worker)
     for old in stale:
         Path(store.absolute(old, root)).unlink(missing_ok=True)
     r = res or Loaded()
     if status == "failed":
         log.error("%s", error)
     else:
-        log.info("%s: %s rows loaded, %s rejected, %s blank lines (%.2fs)", p, r.rows_loaded,
-                 r.rows_rejected, r.blank, seconds)
+        log.info("%s: %s rows loaded, %s rejected, %s blank lines (%.2fs)%s", p, r.rows_loaded,
+                 r.rows_rejected, r.blank, seconds, f" on {worker}" if worker else "")
     return FileResult(p, f.table, status, r.rows_read, r.rows_loaded, r.rows_rejected, r.blank,
                       seconds, error)
+
+
+def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, stop=None) -> FileResult:
+    t0 = time.monotonic()
+    p = str(f.path)
+    st = f.path.stat()
+    same, fp, row = _unchanged(con, p, st)
+    if same:
+        log.info("%s: unchanged, skipped", p)
+        return FileResult(p, f.table, "skipped_unchanged", row[4], row[5], row[6], row[7], 0.0)
+    file_id = new_file_id(p)
+    res, error = load_file(con, f, profile.tables[f.table], settings.store_dir, settings.workspace, file_id,
+                           pool, stop)
+    return commit_file(con, f, st, fp, file_id, res, error, time.monotonic() - t0, profile, settings.workspace,
+                       worker_id())
+
+
+def worker_id() -> str:
+    """Who wrote a file's store files (``ingest_manifest.worker``): this process."""
+    import socket
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Path],
            table_globs: dict[str, str] | None = None,
            progress: Callable[[str, int, int], None] | None = None,
-           profile: Profile | None = None, stop=None) -> IngestSummary:
+           profile: Profile | None = None, stop=None, elsewhere: Callable | None = None) -> IngestSummary:
     """Load every new or changed file of ``sources`` / ``table_globs`` into the store.
+
+    ``elsewhere``: None loads the files here, one after the other; else a callable
+    ``(con, files, summary, watch, progress, stop)`` that loads them on an executor's workers and
+    commits each as it completes (``ingest.remote.on_executor``: Dask, one task per file).
 
     ``progress`` is a callback ``(path, i, n)`` after each file, or a watcher with ``begin``,
     ``file_started`` and ``file_done`` (:class:`duckpipe.engine.live.IngestWatcher`) that follows the
@@ -637,13 +670,17 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     watch = progress if progress is not None and hasattr(progress, "file_started") else None
     if watch:
         watch.begin(con, [f.path for f in files])
-    threads = ingest_threads(memory_limit(con), settings.threads)
+    if elsewhere is not None:
+        _ingest_elsewhere(elsewhere, con, files, summary, watch, progress, stop)
+        threads = settings.threads
+    else:
+        threads = ingest_threads(memory_limit(con), settings.threads)
     if threads != settings.threads:
         log.info("ingest uses %d thread(s) under memory_limit %s", threads, settings.memory_limit)
         con.execute(f"SET threads = {int(threads)}")
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
-            for i, f in enumerate(files, 1):
+            for i, f in enumerate(files if elsewhere is None else [], 1):
                 if watch:
                     watch.file_started(i, f.path)
                 try:
@@ -671,10 +708,23 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     summary.rows_loaded = sum(r.rows_loaded for r in summary.files if r.status == "loaded")
     summary.rows_rejected = sum(r.rows_rejected for r in summary.files if r.status == "loaded")
     summary.seconds = time.monotonic() - t0
-    summary.peak_rss_bytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    summary.peak_rss_bytes = max(summary.peak_rss_bytes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     log.info("ingest: %d file(s), %d rows loaded, %d rejected, %d failed, %.1fs", len(files),
              summary.rows_loaded, summary.rows_rejected, len(summary.failed), summary.seconds)
     return summary
+
+
+def _ingest_elsewhere(elsewhere: Callable, con, files: list[InputFile], summary: IngestSummary, watch, progress,
+                     stop) -> None:
+    """The files on an executor's workers; Ctrl-C cancels the tasks in flight."""
+    try:
+        elsewhere(con, files, summary, watch, progress, stop)
+    except BaseException as exc:           # an interrupted wait raises KeyboardInterrupt
+        if not isinstance(exc, KeyboardInterrupt) and not (stop is not None and stop.is_set()):
+            raise
+        done = sum(x.status == "loaded" for x in summary.files)
+        raise Interrupted(f"interrupted: {done} file(s) ingested, the files in flight cancelled."
+                          " Run the same command again to resume.") from None
 
 
 __all__ = ["ingest", "IngestSummary", "FileResult", "discover", "scan_lines", "clean_orphans",

@@ -53,3 +53,6 @@ GROUP BY table_name, security_code, date;
 -- The workspace folder the catalog's views were last pointed at (their paths are absolute,
 -- so any DuckDB client can query them from anywhere); a moved workspace repoints them.
 CREATE TABLE IF NOT EXISTS ingest_views_root (root VARCHAR);
+-- Columns added after the first release (catalogs created earlier get them here).
+-- worker: who wrote the file's store files (host:pid locally, the Dask worker's address on Dask).
+ALTER TABLE ingest_manifest ADD COLUMN IF NOT EXISTS worker VARCHAR;
