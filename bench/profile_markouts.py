@@ -4,6 +4,8 @@ Runs every analysis step of one batch (the units of the first ``--dates`` dates 
 workspace) in one in-memory DuckDB, like the local executor, timing each step in wall and
 process CPU seconds; then writes the batch's result tables as Parquet (timed per table) and
 prints DuckDB's ``EXPLAIN ANALYZE`` of the markout and liquidity templates (``--explain``).
+With ``--partials``, the workspace must have been run: times instead the post-run rebuild of
+every unit's markout and liquidity partials (in a transaction rolled back after).
 """
 from __future__ import annotations
 
@@ -20,6 +22,23 @@ def clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def partials_only(ws: Path) -> None:
+    from duckpipe.analysis import partials
+    from duckpipe.catalog import open_workspace
+    from duckpipe.settings import resolve
+    settings = resolve(workspace=ws, memory_limit="1GB", threads=2)
+    print("| post-run partials (every unit) | wall s | CPU s |\n|---|---:|---:|")
+    with open_workspace(settings, "bench") as con:
+        for family in ("markouts", "liquidity"):
+            for _ in range(2):
+                con.execute("BEGIN TRANSACTION")
+                w0, c0 = clock()
+                partials.refresh(con, [family], full=True)
+                w1, c1 = clock()
+                con.execute("ROLLBACK")
+                print(f"| {family} | {w1 - w0:.2f} | {c1 - c0:.2f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("workspace", type=Path)
@@ -27,7 +46,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--explain", action="store_true")
     ap.add_argument("--save", type=Path, help="copy the batch's temp tables and its trades into this DuckDB file")
+    ap.add_argument("--partials", action="store_true", help="time the post-run partials of a run workspace")
     args = ap.parse_args()
+    if args.partials:
+        partials_only(args.workspace)
+        return
     from duckpipe import results
     from duckpipe.analysis import pipelines, steps
     from duckpipe.analysis.simulate import simulate_batch

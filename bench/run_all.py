@@ -26,6 +26,8 @@ BENCHES = [
     ("End to end, 20 securities x 10 days x 8,000 orders (issue: analysis)", ["bench/bench_e2e.py"]),
     ("Incremental aggregates and statistics: one changed unit of ~1,000 (issue 9, item 3)",
      ["bench/bench_incremental.py", "--securities", "20", "--days", "43", "--orders-per-unit", "200"]),
+    ("Markouts and liquidity: run with the steps on and off (issue 11)",
+     ["bench/bench_markouts.py", "--securities", "10", "--days", "5", "--orders-per-unit", "8000", "--rounds", "2"]),
 ]
 
 
