@@ -16,7 +16,7 @@
 -- (real) or the contra order id (sim); group and size bucket index of the sweep for the aggregates.
 -- a_markouts is a view, not a table: no later step reads it, so the engine's fetch of the result
 -- tables runs the query once straight into Arrow instead of materialising 2.6 M rows in a temp
--- table and reading them back (bench/bench_markouts.py: ~20% of this step). A view holds no
+-- table and reading them back (bench/profile_markouts.py: ~20% of this step). A view holds no
 -- bound parameters, hence the two small tables of bound values.
 CREATE OR REPLACE TEMP TABLE a_venue_classes AS
 SELECT unnest($venue_code::INTEGER[]) AS dealsource, unnest($venue_name::VARCHAR[]) AS venue;
