@@ -32,6 +32,8 @@ BENCHES = [
      ["bench/bench_e2e.py", "--securities", "20", "--days", "14", "--polars", "--out", "bench/out/e2e_3gb"]),
     ("Incremental aggregates and statistics: one changed unit of ~1,000 (issue 9, item 3)",
      ["bench/bench_incremental.py", "--securities", "20", "--days", "43", "--orders-per-unit", "200"]),
+    ("Markouts and liquidity: steps on vs off, as `make bench` runs it (issue 11)",
+     ["bench/bench_markouts.py", "--securities", "10", "--days", "5", "--orders-per-unit", "8000", "--rounds", "2"]),
 ]
 
 

@@ -138,7 +138,9 @@ def compute_batch(con: duckdb.DuckDBPyConnection, units: list[tuple[int, dt.date
                 con.register("sim_outcomes_arrow", outcomes)
                 _note(timings, "simulate", t0)
             if template == _CLEANUP:
+                t0 = time.perf_counter()       # a step's view (085's a_markouts) is computed here
                 results = {name: con.table(src).to_arrow_table() for name, src in _SOURCE.items()}
+                _note(timings, "fetch results", t0)
             t0 = time.perf_counter()
             run_script(con, template, bind, **ctx)
             _note(timings, template, t0)

@@ -26,26 +26,31 @@ WITH vc AS (
     FROM trades t
     WHERE list_contains($read_dates::DATE[], t.date)
       AND list_contains($unit_securities::INTEGER[], t.security_code)
-), one AS (
-    -- one row per trade: the representative row by the smallest key (aggressive first, then the
-    -- sequence; rows without one after, by row_num), one hash aggregation instead of a sort
-    SELECT security_code, date,
-           arg_min({'t': tradetime, 'ds': dealsource, 'p': tradeprice, 'q': quantity,
-                    'd': CASE WHEN passiveaggressive = 1 THEN CASE side WHEN 1 THEN 1 WHEN 2 THEN -1 END END},
-                   (CASE WHEN passiveaggressive = 1 THEN 0 ELSE 4 END
-                    + CASE WHEN sequence IS NULL THEN 2 ELSE 0 END)::HUGEINT * 18446744073709551616
-                   + coalesce(coalesce(sequence, row_num)::HUGEINT + 9223372036854775808, 0)) AS r
+), k AS (
+    -- the representative row's key, smallest first: aggressive first, then the sequence; rows
+    -- without one after, by row_num
+    SELECT *, (CASE WHEN passiveaggressive = 1 THEN 0 ELSE 4 END
+               + CASE WHEN sequence IS NULL THEN 2 ELSE 0 END)::HUGEINT * 18446744073709551616
+              + coalesce(coalesce(sequence, row_num)::HUGEINT + 9223372036854775808, 0) AS k
     FROM tr SEMI JOIN a_units u USING (security_code, date)
+), one AS (
+    -- one row per trade: the representative row's fields, one hash aggregation instead of a sort:
+    -- one arg_min_null per field (NULLs kept: the row's own value) costs ~20% less than one
+    -- arg_min of a struct of them
+    SELECT security_code, date,
+           arg_min_null(tradetime, k) AS tradetime, arg_min_null(dealsource, k) AS dealsource,
+           arg_min_null(tradeprice, k) AS tradeprice, arg_min_null(quantity, k) AS quantity,
+           arg_min_null(CASE WHEN passiveaggressive = 1 THEN CASE side WHEN 1 THEN 1 WHEN 2 THEN -1 END END, k) AS d
+    FROM k
     GROUP BY security_code, date, matchgroupid,
              CASE WHEN list_contains($trade_report_codes::INTEGER[], dealsource) THEN orderid END
 ), q AS (
     SELECT security_code, date, timestamp, mid FROM a_quotes
 ), m0 AS (
-    SELECT o.security_code, o.date, o.r.t AS tradetime, o.r.ds AS dealsource, o.r.p AS tradeprice,
-           o.r.q AS quantity, o.r.d AS d, q.mid AS mid_t,
-           o.r.t + $liquidity_horizon_s::BIGINT * 1000000000 AS t_h
+    SELECT o.security_code, o.date, o.tradetime, o.dealsource, o.tradeprice, o.quantity, o.d, q.mid AS mid_t,
+           o.tradetime + $liquidity_horizon_s::BIGINT * 1000000000 AS t_h
     FROM one o ASOF LEFT JOIN q
-      ON q.security_code = o.security_code AND q.date = o.date AND o.r.t >= q.timestamp
+      ON q.security_code = o.security_code AND q.date = o.date AND o.tradetime >= q.timestamp
 ), s AS (
     SELECT m.security_code, m.date, coalesce(vc.venue, 'other') AS venue, m.quantity, m.tradeprice, m.d,
            m.mid_t, q.mid AS mid_h,

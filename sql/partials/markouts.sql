@@ -6,12 +6,15 @@
 --   agg_partials_labels (appends). Bound params: $lo, $hi (the dates being built).
 -- m2w and m2_f are sums of squared deviations from the cell's own (weighted / plain) mean,
 -- computed in two passes (a window over the cell), so no sum of squares is ever cancelled.
+-- The units to build are picked after the aggregation (cells never span units): a semi join on
+-- the 2.6 M input rows of bench_markouts made the windows ~3x slower (1.6 s vs 0.5 s CPU), and
+-- the date range already limits the scan to the dates being built.
 INSERT INTO agg_partials_markouts BY NAME
 WITH m AS (
     SELECT security_code, date, source, venue, horizon_s, group_id, size_bucket_idx,
            markout_bps AS x, quantity AS q,
            CASE WHEN markout_bps IS NOT NULL AND NOT isnan(markout_bps) THEN markout_bps END AS xf
-    FROM markouts SEMI JOIN _partial_build USING (security_code, date)
+    FROM markouts
     WHERE date BETWEEN $lo AND $hi
 ), c AS (
     SELECT *,
@@ -20,6 +23,7 @@ WITH m AS (
     FROM m
     WINDOW w AS (PARTITION BY security_code, date, source, venue, horizon_s, group_id, size_bucket_idx)
 )
+SELECT * FROM (
 SELECT security_code, date, source, venue, horizon_s, group_id, size_bucket_idx,
        count(*) AS fills,
        count(x) AS fills_with_mid,
@@ -33,7 +37,8 @@ SELECT security_code, date, source, venue, horizon_s, group_id, size_bucket_idx,
        sum(xf) AS sum_f,
        sum((xf - fmean) * (xf - fmean)) AS m2_f
 FROM c
-GROUP BY ALL;
+GROUP BY ALL
+) SEMI JOIN _partial_build USING (security_code, date);
 INSERT INTO agg_partials_labels BY NAME
 SELECT security_code, date, size_bucket_idx, any_value(size_bucket) AS size_bucket
 FROM sweeps SEMI JOIN _partial_build USING (security_code, date)
