@@ -57,11 +57,11 @@ def executor_throughput(ws: Path, strategy: str, memory_limit: str) -> None:
     finally:
         con.close()
     jobs = [BatchJob(i, tuple(u.key for u in b), files[b[0].date], s.params, s.scenarios, "analysis", memory_limit, 1,
-                     str(s.temp_dir)) for i, b in enumerate(batches, 1)]
+                     str(s.temp_dir), workspace=str(ws)) for i, b in enumerate(batches, 1)]
     print()
-    print(f"Executors alone ({len(jobs)} {strategy} batches computed and returned to the coordinator, no commit):")
+    print(f"Executors alone ({len(jobs)} {strategy} batches computed, result files written, no commit):")
     print()
-    print("| executor | seconds | speed-up vs 1 worker | result MB per batch (Arrow) | load avg before/after |")
+    print("| executor | seconds | speed-up vs 1 worker | result MB per batch (Parquet written) | load avg before/after |")
     print("|---|---:|---:|---:|---|")
     base = None
     for name, n in (("local, 1 thread", 0), ("dask, 1 worker x 1 thread", 1), ("dask, 2 workers x 1 thread", 2)):
@@ -73,7 +73,7 @@ def executor_throughput(ws: Path, strategy: str, memory_limit: str) -> None:
             nbytes = 0
             for _job, out in ex.run_jobs(iter(jobs)):
                 assert not isinstance(out, BaseException), out
-                nbytes += sum(t.nbytes for t in out.tables.values())
+                nbytes += sum(f.bytes for f in out.files)      # result Parquet written (uncommitted: the next run removes it)
             secs = time.perf_counter() - t0
         finally:
             ex.close()
