@@ -174,16 +174,20 @@ def test_a_worker_killed_mid_batch_costs_only_time(workspace, dask_cluster, refe
     assert survivors - {victim}, survivors                  # the other worker took over
 
 
-def test_dask_without_the_extra_says_how_to_install_it(workspace):
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_dask_without_the_extra_says_how_to_install_it(workspace, raw_small, command):
     """Imports of dask and distributed fail in this interpreter, as on an install without the extra."""
     code = ("import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None;"
             " from duckpipe.cli import main; sys.argv[0] = 'duckpipe'; main()")
-    res = subprocess.run([sys.executable, "-c", code, "run", "--workspace", str(workspace), "--executor", "dask"],
-                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    source = [str(raw_small)] if command == "ingest" else []
+    manifest = _query(workspace, "SELECT path, file_id FROM ingest_manifest ORDER BY path")
+    res = subprocess.run([sys.executable, "-c", code, command, *source, "--workspace", str(workspace),
+                          "--executor", "dask"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install 'duckpipe[dask]'" in lines[0], res.stderr
     assert _query(workspace, "SELECT count(*) FROM runs") == [(0,)]          # nothing started
+    assert _query(workspace, "SELECT path, file_id FROM ingest_manifest ORDER BY path") == manifest
 
 
 def test_executor_options_are_checked_before_any_work(workspace):
