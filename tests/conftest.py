@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,42 @@ def workspace(tmp_path, ingested_template) -> Path:
     return ws
 
 
+@pytest.fixture(scope="session")
+def ran_template(tmp_path_factory, ingested_template) -> Path:
+    """The ingested workspace after one uninterrupted ``duckpipe run`` (analysis, default strategy):
+    a reference to compare with, built once. Read it, never change it (``ran_workspace`` copies it)."""
+    ws = tmp_path_factory.mktemp("ran_template") / "ws"
+    shutil.copytree(ingested_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
+    res = duckpipe_cli("run", "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2", "-q")
+    assert res.returncode == 0, res.stderr
+    return ws
+
+
+@pytest.fixture
+def ran_workspace(tmp_path, ran_template) -> Path:
+    """A private copy of ``ran_template`` (every unit done, aggregates and statistics built)."""
+    ws = tmp_path / "ws"
+    shutil.copytree(ran_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
+    return ws
+
+
 def duckpipe_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
     """Run ``python -m duckpipe`` in a subprocess (two processes matter for locks, kills, status)."""
     return subprocess.run([sys.executable, "-m", "duckpipe", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=kw.pop("cwd", REPO), **kw)
+
+
+def duckpipe_inproc(*args: str) -> subprocess.CompletedProcess:
+    """``duckpipe ARGS`` in this process through Typer's CliRunner, answered like ``duckpipe_cli``
+    (exit code, stdout and stderr apart) without a new interpreter's start-up. For tests of what a
+    command says and does; tests of the process itself (kills, signals, a second process) use
+    ``duckpipe_cli``. An exception that escapes the command is put in stderr as the traceback a
+    process would print, so checks for "Traceback" still see it."""
+    from typer.testing import CliRunner
+
+    from duckpipe.cli import app
+    res = CliRunner().invoke(app, list(args))
+    err = res.stderr
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        err += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(res.exception))
+    return subprocess.CompletedProcess(["duckpipe", *args], res.exit_code, res.stdout, err)
