@@ -57,7 +57,7 @@ def ran_template(tmp_path_factory, ingested_template) -> Path:
 @pytest.fixture
 def ran_workspace(tmp_path, ran_template) -> Path:
     """A private copy of ``ran_template`` (every unit done, aggregates and statistics built)."""
-    ws = tmp_path / "ws"
+    ws = tmp_path / "ran_ws"
     shutil.copytree(ran_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
     return ws
 
