@@ -30,7 +30,7 @@ def raw_small(tmp_path_factory) -> Path:
 def ingested_template(tmp_path_factory, raw_small) -> Path:
     """A workspace with raw_small ingested; copy it (``workspace`` fixture) before changing it."""
     ws = tmp_path_factory.mktemp("ws_template")
-    res = duckpipe_cli("ingest", str(raw_small), "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2")
+    res = duckpipe_inproc("ingest", str(raw_small), "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2")
     assert res.returncode == 0, res.stderr
     return ws
 
@@ -49,7 +49,7 @@ def ran_template(tmp_path_factory, ingested_template) -> Path:
     a reference to compare with, built once. Read it, never change it (``ran_workspace`` copies it)."""
     ws = tmp_path_factory.mktemp("ran_template") / "ws"
     shutil.copytree(ingested_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
-    res = duckpipe_cli("run", "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2", "-q")
+    res = duckpipe_inproc("run", "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2", "-q")
     assert res.returncode == 0, res.stderr
     return ws
 
@@ -82,3 +82,12 @@ def duckpipe_inproc(*args: str) -> subprocess.CompletedProcess:
     if res.exception is not None and not isinstance(res.exception, SystemExit):
         err += "Traceback (most recent call last):\n" + "".join(traceback.format_exception(res.exception))
     return subprocess.CompletedProcess(["duckpipe", *args], res.exit_code, res.stdout, err)
+
+
+def pytest_collection_modifyitems(config, items):
+    """For ``make test``'s pytest-xdist run (``--dist loadgroup``): the tests of a module that share a
+    module-scoped fixture go to one worker, so that the fixture is built once, not once per worker."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
