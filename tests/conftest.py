@@ -86,8 +86,14 @@ def duckpipe_inproc(*args: str) -> subprocess.CompletedProcess:
 
 def pytest_collection_modifyitems(config, items):
     """For ``make test``'s pytest-xdist run (``--dist loadgroup``): the tests of a module that share a
-    module-scoped fixture go to one worker, so that the fixture is built once, not once per worker."""
+    module-scoped fixture go to one worker, so that the fixture is built once, not once per worker;
+    and the slow tests (and such groups) are handed out first, so that no long test starts last
+    while the other worker sits idle."""
+    grouped = set()
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
         if info and any(defs[-1].scope == "module" for defs in info.name2fixturedefs.values()):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+            grouped.add(item.nodeid)
+    if hasattr(config, "workerinput"):                 # an xdist worker: the controller follows its order
+        items.sort(key=lambda it: 0 if it.get_closest_marker("slow") or it.nodeid in grouped else 1)

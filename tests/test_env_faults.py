@@ -51,6 +51,7 @@ def _overwrite_middle(path: Path, n: int = 4096) -> None:
 
 # ---------------------------------------------------------------- item 8: a damaged store
 
+@pytest.mark.slow
 def test_doctor_finds_damaged_store_files_repair_and_ingest_restore_them(workspace, ran_template, raw_small):
     clean = ran_template                                  # the same workspace, run without damage
     files = _store_files(workspace)
