@@ -38,6 +38,20 @@ def _wait_running(ws, proc, timeout=60.0):
         time.sleep(0.05)
 
 
+def _wait_units_done(ws, proc, n: int, timeout=60.0):
+    """Until the run in ``proc`` has committed ``n`` units (its status file says so) or has ended."""
+    import json
+    deadline = time.time() + timeout
+    while n > 0 and time.time() < deadline and proc.poll() is None:
+        try:
+            st = json.loads((ws / "status.json").read_text())
+            if st.get("pid") == proc.pid and st.get("units_done", 0) >= n:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.01)
+
+
 def _snapshot(ws, tables):
     """Every result table, sorted, with the engine's own columns (run ids, timings) left out."""
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
@@ -104,8 +118,9 @@ def test_sigkill_at_random_moments_then_resume_equals_uninterrupted(workspace, r
     mid_run_kills = 0                    # kills that left some units done and some not
     for _ in range(4):
         proc = _start_run(workspace, "--pipeline", pipeline, "--strategy", "by-unit")
-        _wait_running(workspace, proc)           # past start-up: the kill lands among the batches
-        time.sleep(rng.uniform(0.0, 1.5))
+        _wait_running(workspace, proc)           # past start-up: the kill lands among the batches,
+        _wait_units_done(workspace, proc, rng.randint(0, 4))   # counted in units, not seconds (a fast
+        time.sleep(rng.uniform(0.0, 0.3))                      # machine ran the counts before a timed kill)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=60)
