@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 DUCKPIPE := $(VENV)/bin/duckpipe
 DEMO := demo
 STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
 
 .PHONY: demo test bench bench-scale bench-dask bench-profile-ingest clean venv lint
 
@@ -28,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check duckpipe tests bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py

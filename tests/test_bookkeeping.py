@@ -9,7 +9,7 @@ import time
 
 import duckdb
 import pytest
-from conftest import REPO, duckpipe_cli
+from conftest import REPO, duckpipe_cli, duckpipe_inproc
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def test_a_killed_run_is_shown_killed_and_closed_by_the_next_run(workspace):
     assert ": killed" in res.stdout and "finished None" not in res.stdout, res.stdout
     (run_id, status, _, committed), = _runs(workspace)
     assert status == "running" and committed > 0                # what the dead process left
-    assert duckpipe_cli("run", "--workspace", str(workspace), "-q").returncode == 0
+    assert duckpipe_inproc("run", "--workspace", str(workspace), "-q").returncode == 0
     first, second = _runs(workspace)[:2]
     assert first[0] == run_id and first[1] == "killed" and first[2] == first[3] == committed
     assert second[1] == "finished"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import shutil
+from pathlib import Path
 
 import duckdb
 import oracle
@@ -51,12 +53,28 @@ def headline(tables: dict[str, list[dict]]) -> dict[str, object]:
     }
 
 
-def test_drr_pipeline_agrees_with_the_oracle_on_the_raw_csv(tmp_path):
-    ws = tmp_path / "ws"
+@pytest.fixture(scope="module")
+def drr_ws(tmp_path_factory) -> Path:
+    """The sample ingested and run by the CLI, once for the module: read it, or copy it to change it."""
+    ws = tmp_path_factory.mktemp("drr") / "ws"
     res = duckpipe_cli("ingest", str(DRR), "--workspace", str(ws), "-q")
     assert res.returncode == 0, res.stderr
     res = duckpipe_cli("run", "--workspace", str(ws), "-q")
     assert res.returncode == 0, res.stderr
+    return ws
+
+
+@pytest.fixture(scope="module")
+def drr_oracle(drr_ws) -> dict[str, list[dict]]:
+    """The oracle's tables for the units of ``drr_ws``, from the raw CSV text."""
+    con = duckdb.connect(str(drr_ws / "duckpipe.duckdb"), read_only=True)
+    units = con.execute("SELECT security_code, date FROM units ORDER BY ALL").fetchall()
+    con.close()
+    return oracle.run(_read("orders"), _read("trades"), _read("nbbo"), units)
+
+
+def test_drr_pipeline_agrees_with_the_oracle_on_the_raw_csv(drr_ws, drr_oracle):
+    ws = drr_ws
 
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
     got = {}
@@ -64,10 +82,9 @@ def test_drr_pipeline_agrees_with_the_oracle_on_the_raw_csv(tmp_path):
         cur = con.execute(f"SELECT * FROM {t}")
         cols = [d[0] for d in cur.description]
         got[t] = [dict(zip(cols, r)) for r in cur.fetchall()]
-    units = con.execute("SELECT security_code, date FROM units ORDER BY ALL").fetchall()
     con.close()
 
-    want = oracle.run(_read("orders"), _read("trades"), _read("nbbo"), units)
+    want = drr_oracle
     for day in (None, dt.date(2024, 9, 5)):
         def pick(rows, day=day):
             return [r for r in rows if day is None or r["date"] == day]
@@ -87,14 +104,12 @@ def test_drr_pipeline_agrees_with_the_oracle_on_the_raw_csv(tmp_path):
     assert sorted(map(mkey, got["dark_matches"])) == sorted(map(mkey, want["dark_matches"]))
 
 
-def test_drr_groups_agree_with_the_samples_final_states_file(tmp_path):
+def test_drr_groups_agree_with_the_samples_final_states_file(drr_ws):
     """final_states/ holds each Centre Point order's final row for 2024-09-05: an independent check
     of the state logic (arrival/final choice by (timestamp, row_num)) and of G1/G2/G3."""
     with open(next((DRR / "final_states").glob("*.csv")), newline="") as fh:
         finals = {int(r["order_id"]): r for r in csv.DictReader(fh)}
-    ws = tmp_path / "ws"
-    assert duckpipe_cli("ingest", str(DRR), "--workspace", str(ws), "-q").returncode == 0
-    assert duckpipe_cli("run", "--workspace", str(ws), "--dates", "2024-09-05", "-q").returncode == 0
+    ws = drr_ws                              # both dates run; the checks read 2024-09-05's rows
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
     states = con.execute("SELECT order_id, final_leaves, final_tmq, final_ts FROM order_states"
                          " WHERE date = DATE '2024-09-05'").fetchall()
@@ -113,12 +128,11 @@ def test_drr_groups_agree_with_the_samples_final_states_file(tmp_path):
     assert groups == want and sum(want.values()) > 4000
 
 
-def test_drr_report_writes_all_four_outputs(tmp_path):
+def test_drr_report_writes_all_four_outputs(drr_ws, tmp_path):
     """`duckpipe report` on the real sample: HTML, Markdown, performance and CSVs, no external URL."""
     import re
     ws = tmp_path / "ws"
-    assert duckpipe_cli("ingest", str(DRR), "--workspace", str(ws), "-q").returncode == 0
-    assert duckpipe_cli("run", "--workspace", str(ws), "-q").returncode == 0
+    shutil.copytree(drr_ws, ws)                               # the report records a stage of the run
     res = duckpipe_cli("report", "--workspace", str(ws), "--out", str(tmp_path / "out"))
     assert res.returncode == 0, res.stderr
     out = tmp_path / "out"
@@ -141,22 +155,18 @@ def test_drr_report_writes_all_four_outputs(tmp_path):
     check_provenance(api.report(settings, tmp_path / "out-api"), settings.db_path)
 
 
-def test_drr_markouts_and_liquidity_agree_with_the_oracle(tmp_path):
+def test_drr_markouts_and_liquidity_agree_with_the_oracle(drr_ws, drr_oracle):
     """SPEC §5.10 on the sample: every markouts row and liquidity figure of the pipeline equals the
     oracle's, computed from the raw CSV text; the per-horizon figures of 110621 / 2024-09-05 (the
     resolving note's table) are printed from the pipeline and asserted against the oracle's."""
-    ws = tmp_path / "ws"
-    assert duckpipe_cli("ingest", str(DRR), "--workspace", str(ws), "-q").returncode == 0
-    assert duckpipe_cli("run", "--workspace", str(ws), "-q").returncode == 0
-    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    con = duckdb.connect(str(drr_ws / "duckpipe.duckdb"), read_only=True)
     got = {}
     for t in ("markouts", "liquidity"):
         cur = con.execute(f"SELECT * FROM {t}")
         cols = [d[0] for d in cur.description]
         got[t] = [dict(zip(cols, r)) for r in cur.fetchall()]
-    units = con.execute("SELECT security_code, date FROM units ORDER BY ALL").fetchall()
     con.close()
-    want = oracle.run(_read("orders"), _read("trades"), _read("nbbo"), units)
+    want = drr_oracle
 
     def close(a, b):
         if isinstance(b, float) and a is not None:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import duckpipe_cli
+from conftest import duckpipe_cli, duckpipe_inproc
 from test_resilience import _same, _snapshot
 
 COMMON = ("--memory-limit", "1GB", "--threads", "2")
 RESULTS = ["order_states", "sweeps", "scenario_costs", "dark_matches", "dark_sweeps", "agg_global", "stats_tests"]
 
 
-def _cli(ws: Path, *args: str):
-    return duckpipe_cli(*args, "--workspace", str(ws), *COMMON)
+def _cli(ws: Path, *args: str, process: bool = False):
+    """The command in this process (what it says and its exit code), or with ``process`` in a new
+    one (the real ``python -m duckpipe`` exit path, checked once per kind of fault)."""
+    return (duckpipe_cli if process else duckpipe_inproc)(*args, "--workspace", str(ws), *COMMON)
 
 
 def _one_clear_line(res, code: int, *needles: str) -> str:
@@ -50,10 +51,9 @@ def _overwrite_middle(path: Path, n: int = 4096) -> None:
 
 # ---------------------------------------------------------------- item 8: a damaged store
 
-def test_doctor_finds_damaged_store_files_repair_and_ingest_restore_them(workspace, tmp_path, raw_small):
-    clean = tmp_path / "clean"
-    shutil.copytree(workspace, clean)
-    assert _cli(clean, "run", "-q").returncode == 0
+@pytest.mark.slow
+def test_doctor_finds_damaged_store_files_repair_and_ingest_restore_them(workspace, ran_template, raw_small):
+    clean = ran_template                                  # the same workspace, run without damage
     files = _store_files(workspace)
     trades = [(p, d) for t, p, d in files if t == "trades"]
     nbbo = [(p, d) for t, p, d in files if t == "nbbo"]
@@ -173,7 +173,7 @@ def test_bad_temp_dir_is_one_line_for_every_command(workspace, tmp_path, raw_sma
                     "under-a-file": (afile / "sub", f"its parent folder {afile} does not exist (it is a file)"),
                     "missing-parent": (tmp_path / "nope" / "deeper" / "tmp", "parent folder")}[kind]
     for cmd in (("ingest", str(raw_small)), ("units",), ("run",), ("report",)):
-        _one_clear_line(_cli(workspace, *cmd, "--temp-dir", str(temp)), 2, f"temp directory {temp}", needle,
+        _one_clear_line(_cli(workspace, *cmd, "--temp-dir", str(temp), process=cmd == ("run",)), 2, f"temp directory {temp}", needle,
                         "--temp-dir")
     assert not (tmp_path / "nope").exists()            # no stray folders from a typo
 
@@ -183,7 +183,7 @@ def test_truncated_catalog_is_one_line_naming_it_and_the_way_back(workspace, raw
     db = workspace / "duckpipe.duckdb"
     os.truncate(db, int(db.stat().st_size * fraction))
     for cmd in (("ingest", str(raw_small)), ("units",), ("run",), ("status",), ("report",), ("doctor",)):
-        res = _cli(workspace, *cmd)
+        res = _cli(workspace, *cmd, process=cmd == ("run",))
         _one_clear_line(res, 2, f"the workspace database {db} is damaged", "restore it from a backup",
                         "run 'duckpipe ingest'")
         assert "skipped_unchanged" not in res.stdout
@@ -255,7 +255,7 @@ def _catalog(ws: Path, sql: str, root: str):
     (("run", "--cool-every", "2"), ("--cool-every 2: needs --cool-seconds above 0",)),
 ])
 def test_out_of_range_options_are_one_line_exit_2(workspace, args, needles):
-    res = duckpipe_cli(*args, "--workspace", str(workspace), "-q")
+    res = duckpipe_inproc(*args, "--workspace", str(workspace), "-q")
     _one_clear_line(res, 2, *needles)
 
 
@@ -270,4 +270,5 @@ def test_out_of_range_options_are_one_line_exit_2(workspace, args, needles):
 def test_bad_config_is_one_line_exit_2_for_every_command(workspace, toml, needles):
     (workspace / "duckpipe.toml").write_text(toml)
     for cmd in ("run", "status", "doctor"):
-        _one_clear_line(duckpipe_cli(cmd, "--workspace", str(workspace), "-q"), 2, "duckpipe.toml", *needles)
+        run = duckpipe_cli if cmd == "run" else duckpipe_inproc
+        _one_clear_line(run(cmd, "--workspace", str(workspace), "-q"), 2, "duckpipe.toml", *needles)

@@ -4,13 +4,12 @@ no unit is left to compute."""
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 import sys
 
 import duckdb
 import pytest
-from conftest import REPO, duckpipe_cli
+from conftest import REPO, duckpipe_inproc
 
 from duckpipe.analysis.aggregate import AGGREGATES
 
@@ -65,34 +64,30 @@ def _assert_equal(got, want):
 
 
 @pytest.mark.parametrize("where", ["before", "during"])
-def test_killed_before_the_aggregates_commit_then_rerun_equals_clean(workspace, tmp_path, where):
-    clean = tmp_path / "clean"
-    shutil.copytree(workspace, clean)
-    assert duckpipe_cli("run", "--workspace", str(clean), "-q").returncode == 0
-    want = _tables(clean)
+def test_killed_before_the_aggregates_commit_then_rerun_equals_clean(workspace, ran_template, where):
+    want = _tables(ran_template)                             # the same workspace, run without a kill
 
     res = _kill_run(workspace, where)
     assert res.returncode == -9, res.stderr                  # it really died there
     killed = _tables(workspace)
     assert all(killed[t] is None for t in POST_RUN)          # nothing of the post-run stage committed
-    res = duckpipe_cli("run", "--workspace", str(workspace), "-q")
+    res = duckpipe_inproc("run", "--workspace", str(workspace), "-q")
     assert res.returncode == 0, res.stderr
     _assert_equal(_tables(workspace), want)
 
 
-def test_parameter_change_killed_before_aggregation_is_not_left_stale(workspace, tmp_path):
+def test_parameter_change_killed_before_aggregation_is_not_left_stale(workspace, ran_workspace):
     """After a parameter change the old aggregates exist: a kill must not leave them standing."""
-    clean = tmp_path / "clean"
-    shutil.copytree(workspace, clean)
-    assert duckpipe_cli("run", "--workspace", str(clean), "--set", "size_buckets=50,500", "-q").returncode == 0
+    clean = workspace                                         # ingested, never run
+    assert duckpipe_inproc("run", "--workspace", str(clean), "--set", "size_buckets=50,500", "-q").returncode == 0
     want = _tables(clean)
 
-    assert duckpipe_cli("run", "--workspace", str(workspace), "-q").returncode == 0
+    workspace = ran_workspace                                 # the same input, run with the old buckets
     old = _tables(workspace)
     res = _kill_run(workspace, "before", "--set", "size_buckets=50,500")
     assert res.returncode == -9, res.stderr
     assert _tables(workspace)["agg_by_size"] == old["agg_by_size"]        # the old buckets, still there
-    res = duckpipe_cli("run", "--workspace", str(workspace), "--set", "size_buckets=50,500", "-q")
+    res = duckpipe_inproc("run", "--workspace", str(workspace), "--set", "size_buckets=50,500", "-q")
     assert res.returncode == 0, res.stderr
     _assert_equal(_tables(workspace), want)
     assert _tables(workspace)["agg_by_size"] != old["agg_by_size"]

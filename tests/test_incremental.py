@@ -9,7 +9,7 @@ import shutil
 
 import duckdb
 import pytest
-from conftest import duckpipe_cli
+from conftest import duckpipe_inproc
 
 from duckpipe.analysis import markouts, partials
 from duckpipe.analysis.aggregate import AGGREGATES, build_aggregates
@@ -92,11 +92,11 @@ def _unit_at(ws, position: int) -> tuple:
         con.close()
 
 
-def test_rerun_of_one_unit_rebuilds_its_partials_only(workspace, tmp_path):
-    assert duckpipe_cli("run", "--workspace", str(workspace), *ARGS).returncode == 0
+def test_rerun_of_one_unit_rebuilds_its_partials_only(ran_workspace, tmp_path):
+    workspace = ran_workspace                                     # every unit done, partials built
     before = _state(workspace)
     assert before
-    res = duckpipe_cli("run", "--workspace", str(workspace), "--rerun", "all", "--units", "7", *ARGS)
+    res = duckpipe_inproc("run", "--workspace", str(workspace), "--rerun", "all", "--units", "7", *ARGS)
     assert res.returncode == 0, res.stderr
     _assert_rebuilt_only(before, _state(workspace), _unit_at(workspace, 7))
     _assert_equal(*_incremental_vs_scratch(workspace, tmp_path))
@@ -121,16 +121,18 @@ def _shift_quotes(path, security: int) -> int:
 def test_changed_input_of_one_unit_rebuilds_its_partials_only(tmp_path, raw_small):
     raw, ws = tmp_path / "raw", tmp_path / "ws"
     shutil.copytree(raw_small, raw)
-    assert duckpipe_cli("ingest", str(raw), "--workspace", str(ws), *ARGS).returncode == 0
-    assert duckpipe_cli("run", "--workspace", str(ws), "--strategy", "by-date", *ARGS).returncode == 0
-    before, old = _state(ws), _incremental_vs_scratch(ws, tmp_path / "a")[0]
+    assert duckpipe_inproc("ingest", str(raw), "--workspace", str(ws), *ARGS).returncode == 0
+    assert duckpipe_inproc("run", "--workspace", str(ws), "--strategy", "by-date", *ARGS).returncode == 0
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    before, old = _state(ws), _snapshot(con, POST_RUN)                  # the tables before the change
+    con.close()
     nbbo = sorted((raw / "nbbo").iterdir())[3]
     stamp = nbbo.name.split("_")[1]                                   # synth_YYYYMMDD_nbbo.csv
     day = dt.date(int(stamp[:4]), int(stamp[4:6]), int(stamp[6:8]))
     security = _unit_at(ws, 1)[0]
     assert _shift_quotes(nbbo, security) > 0
-    assert duckpipe_cli("ingest", str(raw), "--workspace", str(ws), *ARGS).returncode == 0
-    res = duckpipe_cli("run", "--workspace", str(ws), "--strategy", "by-date", *ARGS)
+    assert duckpipe_inproc("ingest", str(raw), "--workspace", str(ws), *ARGS).returncode == 0
+    res = duckpipe_inproc("run", "--workspace", str(ws), "--strategy", "by-date", *ARGS)
     assert res.returncode == 0, res.stderr
     _assert_rebuilt_only(before, _state(ws), (security, day))
     inc, full, inc_p, full_p = _incremental_vs_scratch(ws, tmp_path / "b")

@@ -7,7 +7,7 @@ import sys
 
 import duckdb
 import pytest
-from conftest import REPO, duckpipe_cli
+from conftest import REPO, duckpipe_inproc
 
 from duckpipe import api, results
 from duckpipe.settings import resolve
@@ -109,8 +109,8 @@ cli.main()
 def test_kill_between_file_write_and_commit_leaves_an_invisible_orphan_then_resumes(workspace, tmp_path):
     reference = tmp_path / "reference"
     shutil.copytree(workspace, reference)
-    assert duckpipe_cli("run", "--workspace", str(reference), "--pipeline", "counts", "--strategy", "by-unit",
-                        "-q").returncode == 0
+    assert duckpipe_inproc("run", "--workspace", str(reference), "--pipeline", "counts", "--strategy", "by-unit",
+                           "-q").returncode == 0
     proc = subprocess.run([sys.executable, "-c", KILL_AT_THIRD_COMMIT, "--workspace", str(workspace), "--pipeline",
                            "counts", "--strategy", "by-unit", "-q"], cwd=REPO, capture_output=True)
     assert proc.returncode == -9
@@ -121,11 +121,11 @@ def test_kill_between_file_write_and_commit_leaves_an_invisible_orphan_then_resu
     done = _query(workspace, "SELECT count(*) FROM units WHERE status = 'done'")[0][0]
     assert done == 2
     # the next command (here: units) rebuilds the views over the committed files and removes the orphan
-    assert duckpipe_cli("units", "--workspace", str(workspace), "--pipeline", "counts").returncode == 0
+    assert duckpipe_inproc("units", "--workspace", str(workspace), "--pipeline", "counts").returncode == 0
     assert len(_counts(workspace)) == 2
     assert set(_parquet_files(workspace)) == committed
-    assert duckpipe_cli("run", "--workspace", str(workspace), "--pipeline", "counts", "--strategy", "by-unit",
-                        "-q").returncode == 0
+    assert duckpipe_inproc("run", "--workspace", str(workspace), "--pipeline", "counts", "--strategy", "by-unit",
+                           "-q").returncode == 0
     assert _counts(workspace) == _counts(reference)
 
 
@@ -145,7 +145,7 @@ def test_moved_workspace_views_are_repointed(workspace, tmp_path):
     rows = _counts(workspace)
     moved = tmp_path / "moved"
     shutil.move(str(workspace), moved)
-    assert duckpipe_cli("units", "--workspace", str(moved), "--pipeline", "counts").returncode == 0
+    assert duckpipe_inproc("units", "--workspace", str(moved), "--pipeline", "counts").returncode == 0
     view = _query(moved, "SELECT sql FROM duckdb_views() WHERE view_name = 'unit_counts'")[0][0]
     assert str(moved) in view and str(workspace) not in view
     assert _counts(moved) == rows
