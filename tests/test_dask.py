@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,16 +57,17 @@ class Cluster:
     log_dir: Path
 
 
-@pytest.fixture
-def dask_cluster(tmp_path):
-    """``dask scheduler`` + two ``dask worker --nthreads 1`` processes, bound to 127.0.0.1."""
+@contextmanager
+def _cluster(root: Path) -> Iterator[Cluster]:
+    """``dask scheduler`` + two ``dask worker --nthreads 1`` processes, bound to 127.0.0.1, stopped
+    by pid on the way out whatever happened."""
     procs: list[subprocess.Popen] = []
-    log_dir = tmp_path / "dask-logs"
+    log_dir = root / "dask-logs"
     log_dir.mkdir()
 
     def start(name: str, *args: str) -> subprocess.Popen:
         log = open(log_dir / f"{name}.log", "w")
-        p = subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=tmp_path, stdout=log,
+        p = subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=root, stdout=log,
                              stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         procs.append(p)
@@ -75,7 +78,7 @@ def dask_cluster(tmp_path):
         address = f"tcp://{HOST}:{port}"
         scheduler = start("scheduler", "scheduler", "--host", HOST, "--port", str(port), "--no-dashboard")
         workers = [start(f"worker{i}", "worker", address, "--host", HOST, "--nthreads", "1", "--no-nanny",
-                         "--no-dashboard", "--memory-limit", "1GB", "--local-directory", str(tmp_path / f"w{i}"))
+                         "--no-dashboard", "--memory-limit", "1GB", "--local-directory", str(root / f"w{i}"))
                    for i in range(2)]
         from distributed import Client
         client = Client(address, timeout=60)
@@ -87,6 +90,20 @@ def dask_cluster(tmp_path):
     finally:
         for p in reversed(procs):
             _stop(p)
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A cluster of the test's own: for a test that kills one of its workers."""
+    with _cluster(tmp_path) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One cluster for the tests that leave it as they found it (starting one costs ~25 s)."""
+    with _cluster(tmp_path_factory.mktemp("dask_cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +140,8 @@ def _dask_run(ws: Path, address: str, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_run_on_a_real_cluster_equals_the_local_run(workspace, dask_cluster, reference):
-    res = subprocess.run(_dask_run(workspace, dask_cluster.address), capture_output=True, text=True, timeout=300,
+def test_run_on_a_real_cluster_equals_the_local_run(workspace, shared_cluster, reference):
+    res = subprocess.run(_dask_run(workspace, shared_cluster.address), capture_output=True, text=True, timeout=300,
                          cwd=REPO)
     assert res.returncode == 0, res.stderr
     _assert_equal(_snapshot(workspace, TABLES["analysis"]), reference)
@@ -133,7 +150,7 @@ def test_run_on_a_real_cluster_equals_the_local_run(workspace, dask_cluster, ref
     assert all(w.startswith(f"tcp://{HOST}:") for w in per_worker)
     (executor,) = _query(workspace, "SELECT executor FROM runs")[0]
     facts = json.loads(executor)
-    assert facts["executor"] == "dask" and facts["scheduler"] == dask_cluster.address
+    assert facts["executor"] == "dask" and facts["scheduler"] == shared_cluster.address
     assert sorted(facts["workers"]) == sorted(per_worker) and facts["threads"] == 2
     status = duckpipe_cli("status", "--workspace", str(workspace))
     assert all(f"worker {w}: {n} units" in status.stdout for w, n in per_worker.items()), status.stdout
@@ -290,7 +307,7 @@ def test_ctrl_c_on_a_local_cluster_cancels_exits_3_and_leaves_no_worker(workspac
 
 
 @pytest.mark.slow
-def test_a_batch_failing_on_a_worker_is_retried_unit_by_unit_like_locally(workspace, tmp_path, dask_cluster):
+def test_a_batch_failing_on_a_worker_is_retried_unit_by_unit_like_locally(workspace, tmp_path, shared_cluster):
     """A store file whose pages no longer read fails its date's batch on the worker: the coordinator
     retries its units one by one (while other batches stay in flight), marks them failed, the
     rest completes, exit 1; exactly the outcome of a local run."""
@@ -305,7 +322,7 @@ def test_a_batch_failing_on_a_worker_is_retried_unit_by_unit_like_locally(worksp
         data[4: len(data) // 2] = b"\xff" * (len(data) // 2 - 4)   # bind, the batch's scan fails
         target.write_bytes(bytes(data))
     res_local = duckpipe_cli("run", "--workspace", str(local), "--strategy", "by-date", "-q", *SELECTION)
-    res = subprocess.run(_dask_run(workspace, dask_cluster.address, "--strategy", "by-date"), capture_output=True,
+    res = subprocess.run(_dask_run(workspace, shared_cluster.address, "--strategy", "by-date"), capture_output=True,
                          text=True, timeout=300, cwd=REPO)
     assert res_local.returncode == 1 and res.returncode == 1, (res_local.stderr, res.stderr)
     sql = "SELECT security_code, date, status FROM units WHERE status IN ('done', 'failed') ORDER BY ALL"
@@ -340,7 +357,7 @@ def _dask_ingest(raw: Path, ws: Path, address: str) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-def test_ingest_and_run_on_a_real_cluster_equal_the_local_ones(tmp_path, raw_small, ingested_template, dask_cluster,
+def test_ingest_and_run_on_a_real_cluster_equal_the_local_ones(tmp_path, raw_small, ingested_template, shared_cluster,
                                                                 reference):
     """One task per input file on the real scheduler + 2 workers: the same manifest rows, slice
     checksums, rejects and store rows as the local ingest; then the run equals the local run."""
@@ -351,14 +368,14 @@ def test_ingest_and_run_on_a_real_cluster_equal_the_local_ones(tmp_path, raw_sma
     res = duckpipe_cli("ingest", str(faulty), "--workspace", str(local), "--memory-limit", "1GB", "--threads", "2",
                        "-q")
     assert res.returncode == 0, res.stderr
-    res = _dask_ingest(faulty, tmp_path / "dask_faulty", dask_cluster.address)
+    res = _dask_ingest(faulty, tmp_path / "dask_faulty", shared_cluster.address)
     assert res.returncode == 0, res.stderr
     got, want = _store(tmp_path / "dask_faulty"), _store(local)
     assert want["ingest_rejects"] and want["ingest_partitions"]           # the comparison has substance
     assert got == want
 
     ws = tmp_path / "ws"
-    res = _dask_ingest(raw_small, ws, dask_cluster.address)
+    res = _dask_ingest(raw_small, ws, shared_cluster.address)
     assert res.returncode == 0, res.stderr
     assert _store(ws) == _store(ingested_template)
     writers = dict(_query(ws, "SELECT worker, count(*) FROM ingest_manifest GROUP BY worker"))
@@ -366,7 +383,7 @@ def test_ingest_and_run_on_a_real_cluster_equal_the_local_ones(tmp_path, raw_sma
     on_disk = {p.relative_to(ws).as_posix() for p in (ws / "store").rglob("*.parquet")}
     assert on_disk == {p for (p,) in _query(ws, "SELECT path FROM ingest_files")}     # no orphan, none missing
 
-    res = subprocess.run(_dask_run(ws, dask_cluster.address), capture_output=True, text=True, timeout=300, cwd=REPO)
+    res = subprocess.run(_dask_run(ws, shared_cluster.address), capture_output=True, text=True, timeout=300, cwd=REPO)
     assert res.returncode == 0, res.stderr
     _assert_equal(_snapshot(ws, TABLES["analysis"]), reference)
     per_worker = dict(_query(ws, "SELECT worker, count(*) FROM units WHERE status = 'done' GROUP BY worker"))
@@ -412,7 +429,7 @@ def test_orphans_of_a_dead_workers_attempt_are_invisible_and_removed(tmp_path, r
 # ------------------------------------------------------------------ a batch that fails for memory
 
 @pytest.mark.slow
-def test_a_batch_failing_for_memory_is_retried_as_halves(workspace, dask_cluster, reference, monkeypatch):
+def test_a_batch_failing_for_memory_is_retried_as_halves(workspace, shared_cluster, reference, monkeypatch):
     """The worker task's testing hook raises DuckDB's out-of-memory error for any batch of more
     than one unit: by-date batches of 4 are retried as 2 + 2, then 1 + 1, and the run equals the
     local one. A unit that still fails alone is marked failed, the others complete."""
@@ -433,7 +450,7 @@ def test_a_batch_failing_for_memory_is_retried_as_halves(workspace, dask_cluster
     monkeypatch.setattr(runner.Engine, "job", job)
     s = resolve(workspace=workspace, memory_limit="1GB", threads=1, env={})
     result = api.run(s, Selection(positions=((1, 20),)), strategy="by-date", executor="dask",
-                     scheduler=dask_cluster.address, quiet=True)
+                     scheduler=shared_cluster.address, quiet=True)
     assert not result.failed and result.done == 20
     assert sorted(sizes) == [1] * 20 + [2] * 10 + [4] * 5                 # 5 dates: 4 -> 2 + 2 -> 1 + 1
     _assert_equal(_snapshot(workspace, TABLES["analysis"]), reference)
@@ -442,7 +459,7 @@ def test_a_batch_failing_for_memory_is_retried_as_halves(workspace, dask_cluster
     hook["oom_units"] = (first[1],)
     sizes.clear()
     result = api.run(s, Selection(positions=((1, 4),)), strategy="by-date", rerun="all", executor="dask",
-                     scheduler=dask_cluster.address, quiet=True)
+                     scheduler=shared_cluster.address, quiet=True)
     assert [(u.security_code, u.date) for u, _ in result.failed] == [first[1]] and result.done == 3
     assert "Out of Memory" in result.failed[0][1]
     assert sorted(sizes) == [1, 1, 1, 1, 2, 2, 4]
