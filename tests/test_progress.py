@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, duckpipe_cli
+from conftest import REPO, duckpipe_cli, duckpipe_inproc
 
 STATUS_INGEST = re.compile(r"^ingest \(pid (\d+)\) is running: file (\d+) of (\d+), (\S+): .*? \(([\d.]+)%\) of this file;"
                            r" all input .*? \(([\d.]+)%\)", re.M)
@@ -114,11 +114,13 @@ def assert_no_broken_lines(raw: str) -> list[str]:
 
 
 def poll_status(ws: Path, term: Terminal, pattern: re.Pattern, enough, timeout: float = 120) -> list[str]:
-    """Call ``duckpipe status`` from a second process until ``enough(outputs)`` or the command ends."""
+    """Call ``duckpipe status`` from this process (a second one: the command runs in the terminal's)
+    until ``enough(outputs)`` or the command ends. In-process, a call takes milliseconds where a new
+    interpreter takes about a second, so a file that loads in two seconds is still seen twice."""
     outputs: list[str] = []
     deadline = time.time() + timeout
     while time.time() < deadline and term.proc.poll() is None:
-        res = duckpipe_cli("status", "--workspace", str(ws), timeout=60)
+        res = duckpipe_inproc("status", "--workspace", str(ws))
         if res.returncode == 2 and "nothing has run yet" in res.stderr:   # not started yet
             continue
         assert res.returncode == 0, res.stderr
