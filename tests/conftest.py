@@ -35,20 +35,24 @@ def ingested_template(tmp_path_factory, raw_small) -> Path:
     return ws
 
 
+def copy_workspace(src: Path, dest: Path) -> Path:
+    """A copy of workspace ``src`` at ``dest`` without its lock and status files (store paths
+    resolve inside the copy)."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
+    return dest
+
+
 @pytest.fixture
 def workspace(tmp_path, ingested_template) -> Path:
     """A private copy of the ingested workspace (store paths resolve inside the copy)."""
-    ws = tmp_path / "ws"
-    shutil.copytree(ingested_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
-    return ws
+    return copy_workspace(ingested_template, tmp_path / "ws")
 
 
 @pytest.fixture(scope="session")
 def ran_template(tmp_path_factory, ingested_template) -> Path:
     """The ingested workspace after one uninterrupted ``duckpipe run`` (analysis, default strategy):
     a reference to compare with, built once. Read it, never change it (``ran_workspace`` copies it)."""
-    ws = tmp_path_factory.mktemp("ran_template") / "ws"
-    shutil.copytree(ingested_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
+    ws = copy_workspace(ingested_template, tmp_path_factory.mktemp("ran_template") / "ws")
     res = duckpipe_inproc("run", "--workspace", str(ws), "--memory-limit", "1GB", "--threads", "2", "-q")
     assert res.returncode == 0, res.stderr
     return ws
@@ -57,9 +61,7 @@ def ran_template(tmp_path_factory, ingested_template) -> Path:
 @pytest.fixture
 def ran_workspace(tmp_path, ran_template) -> Path:
     """A private copy of ``ran_template`` (every unit done, aggregates and statistics built)."""
-    ws = tmp_path / "ran_ws"
-    shutil.copytree(ran_template, ws, ignore=shutil.ignore_patterns("duckpipe.lock", "status.json"))
-    return ws
+    return copy_workspace(ran_template, tmp_path / "ran_ws")
 
 
 def duckpipe_cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:

@@ -485,3 +485,15 @@ def test_ingest_probe_names_input_folders_a_worker_cannot_read(tmp_path):
     (tmp_path / "orders").mkdir()
     assert probe_readable([str(tmp_path / "orders")]) is None
     assert "is not a readable folder there" in probe_readable([str(tmp_path / "orders"), str(tmp_path / "nbbo")])
+
+
+def test_a_worker_complaint_is_one_error_naming_the_worker():
+    """The coordinator's side of both probes: silence passes; the first complaint (or a probe that
+    raised) is one user error naming that worker and what it needs."""
+    from duckpipe.engine.dask_executor import _refuse_on_complaint
+    from duckpipe.errors import UsageError
+    _refuse_on_complaint({"tcp://a:1": None, "tcp://b:2": None}, "does not see the workspace", "the workspace")
+    with pytest.raises(UsageError, match=r"^dask worker tcp://b:2 cannot read the input files: OSError: gone\."
+                                         r" Workers need the raw files on a shared filesystem"):
+        _refuse_on_complaint({"tcp://a:1": None, "tcp://b:2": OSError("gone"), "tcp://c:3": "also"},
+                             "cannot read the input files", "the raw files")

@@ -150,6 +150,16 @@ def probe_readable(paths: list[str]) -> str | None:
 
 # ------------------------------------------------------------------ the coordinator's side
 
+def _refuse_on_complaint(answers: dict[str, object], problem: str, what: str) -> None:
+    """One clear error naming the first worker whose probe answered with a complaint (or failed)."""
+    for address, answer in sorted(answers.items()):
+        if isinstance(answer, BaseException):
+            answer = f"{type(answer).__name__}: {answer}"
+        if answer:
+            raise UsageError(f"dask worker {address} {problem}: {answer}. Workers need {what} on a shared"
+                             " filesystem, at the same path as on this machine")
+
+
 class DaskExecutor:
     """Submits batches to a Dask cluster and streams their outputs back as they complete."""
 
@@ -210,22 +220,12 @@ class DaskExecutor:
             answers = self.client.run(probe_workspace, str(workspace.resolve()), token, on_error="return")
         finally:
             probe.unlink(missing_ok=True)
-        for address, answer in sorted(answers.items()):
-            if isinstance(answer, BaseException):
-                answer = f"{type(answer).__name__}: {answer}"
-            if answer:
-                raise UsageError(f"dask worker {address} does not see the workspace: {answer}. Workers need the"
-                                 " workspace on a shared filesystem, at the same path as on this machine")
+        _refuse_on_complaint(answers, "does not see the workspace", "the workspace")
 
     def check_readable(self, folders: list[str]) -> None:
         """Every worker must read the input folders (ingest): else one clear error naming it."""
         answers = self.client.run(probe_readable, sorted(folders), on_error="return")
-        for address, answer in sorted(answers.items()):
-            if isinstance(answer, BaseException):
-                answer = f"{type(answer).__name__}: {answer}"
-            if answer:
-                raise UsageError(f"dask worker {address} cannot read the input files: {answer}. Workers need"
-                                 " the raw files on a shared filesystem, at the same path as on this machine")
+        _refuse_on_complaint(answers, "cannot read the input files", "the raw files")
 
     def workers(self) -> dict[str, int]:
         """{address: threads} of the workers connected now."""
