@@ -88,9 +88,10 @@ def refresh(con: duckdb.DuckDBPyConnection, families: list[str], *, full: bool =
                              " WHERE t.security_code = d.security_code AND t.date = d.date")
         con.execute("DELETE FROM agg_partial_units s USING _partial_drop d WHERE s.family = $f"
                     " AND s.security_code = d.security_code AND s.date = d.date", {"f": family})
-        built, lo, hi = con.execute("SELECT count(*), min(date), max(date) FROM _partial_build").fetchall()[0]
+        built, lo, hi, dates = con.execute("SELECT count(*), min(date), max(date), list(DISTINCT date)"
+                                           " FROM _partial_build").fetchall()[0]
         if built:
-            run_script(con, template, {"lo": lo, "hi": hi})
+            run_script(con, template, {"lo": lo, "hi": hi, "dates": dates})
             con.execute("INSERT INTO agg_partial_units SELECT $f, security_code, date, token, $r FROM _partial_build",
                         {"f": family, "r": refresh_id})
         con.execute("INSERT OR REPLACE INTO agg_partial_families VALUES ($f, $d)", {"f": family, "d": digest})
