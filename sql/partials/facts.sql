@@ -5,6 +5,11 @@
 --   (by name: tables or views). Writes: agg_partials_facts (appends; the caller deleted the old rows).
 -- Bound params: $lo, $hi (the dates of the units to build: lets a partitioned result view prune).
 -- Dark-simulation and scenario rows take their key columns from their sweep (as before).
+{# A mean's partial: the sum of a metric and the count of its non-null values, over one kind of row. #}
+{% macro sum_and_n(value, kind, name) -%}
+sum({{ value }}) FILTER (WHERE kind = '{{ kind }}') AS {{ name }}_sum,
+       count({{ value }}) FILTER (WHERE kind = '{{ kind }}') AS {{ name }}_n
+{%- endmacro %}
 INSERT INTO agg_partials_facts BY NAME
 WITH b AS (
     SELECT security_code, date FROM _partial_build
@@ -49,22 +54,16 @@ SELECT security_code, date,
        sum(filled_value) FILTER (WHERE kind = 'sweep') AS filled_value,
        sum(filled_value) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL) AS vw_value,
        sum(filled_quantity) FILTER (WHERE kind = 'sweep' AND filled_value IS NOT NULL) AS vw_quantity,
-       sum(arrival_cost_bps) FILTER (WHERE kind = 'sweep') AS arrival_cost_sum,
-       count(arrival_cost_bps) FILTER (WHERE kind = 'sweep') AS arrival_cost_n,
-       sum(vw_cost_bps) FILTER (WHERE kind = 'sweep') AS vw_cost_sum,
-       count(vw_cost_bps) FILTER (WHERE kind = 'sweep') AS vw_cost_n,
-       sum(fill_ratio) FILTER (WHERE kind = 'sweep') AS fill_ratio_sum,
-       count(fill_ratio) FILTER (WHERE kind = 'sweep') AS fill_ratio_n,
-       sum(time_to_first_fill_s) FILTER (WHERE kind = 'sweep') AS ttff_sum,
-       count(time_to_first_fill_s) FILTER (WHERE kind = 'sweep') AS ttff_n,
+       {{ sum_and_n('arrival_cost_bps', 'sweep', 'arrival_cost') }},
+       {{ sum_and_n('vw_cost_bps', 'sweep', 'vw_cost') }},
+       {{ sum_and_n('fill_ratio', 'sweep', 'fill_ratio') }},
+       {{ sum_and_n('time_to_first_fill_s', 'sweep', 'ttff') }},
        sum(offered_quantity) FILTER (WHERE kind = 'dark') AS sim_offered_quantity,
        sum(matched_quantity) FILTER (WHERE kind = 'dark') AS sim_matched_quantity,
-       sum(sim_fill_ratio) FILTER (WHERE kind = 'dark') AS sim_fill_ratio_sum,
-       count(sim_fill_ratio) FILTER (WHERE kind = 'dark') AS sim_fill_ratio_n,
+       {{ sum_and_n('sim_fill_ratio', 'dark', 'sim_fill_ratio') }},
        count(*) FILTER (WHERE kind = 'dark' AND set_label = 'A') AS set_a_sweeps,
        count(*) FILTER (WHERE kind = 'dark' AND set_label = 'B') AS set_b_sweeps,
-       sum(savings_bps) FILTER (WHERE kind = 'scenario') AS savings_sum,
-       count(savings_bps) FILTER (WHERE kind = 'scenario') AS savings_n
+       {{ sum_and_n('savings_bps', 'scenario', 'savings') }}
 FROM facts
 GROUP BY GROUPING SETS (
     (security_code, date, scenario),
