@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import measure  # noqa: E402
+from bench_ingest import measure, workload_args  # noqa: E402
 
 # The baseline: convert every table folder's CSVs to one Parquet file, nothing else.
 POLARS_ALL = """
@@ -33,13 +33,7 @@ for folder in sorted(p for p in raw.iterdir() if p.is_dir()):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/e2e"))
-    ap.add_argument("--securities", type=int, default=20)
-    ap.add_argument("--days", type=int, default=10)
-    ap.add_argument("--orders-per-unit", type=int, default=8000)
-    ap.add_argument("--memory-limit", default="1GB")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--keep", action="store_true", help="keep the generated data and workspace")
+    workload_args(ap, "bench/out/e2e", securities=20, days=10, orders=8000)
     ap.add_argument("--polars", action="store_true", help="time Polars' plain conversion of the same files")
     args = ap.parse_args()
     out = args.out.resolve()

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ingest import measure  # noqa: E402
+from bench_ingest import measure, workload_args  # noqa: E402
 
 
 def stages(ws: Path) -> dict[str, float]:
@@ -64,13 +64,7 @@ def full_rebuild(ws: Path, memory_limit: str, threads: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/incremental"))
-    ap.add_argument("--securities", type=int, default=20)
-    ap.add_argument("--days", type=int, default=50)
-    ap.add_argument("--orders-per-unit", type=int, default=200)
-    ap.add_argument("--memory-limit", default="1GB")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--keep", action="store_true", help="keep the generated data and workspace")
+    workload_args(ap, "bench/out/incremental", securities=20, days=50, orders=200)
     args = ap.parse_args()
     out = args.out.resolve()
     shutil.rmtree(out, ignore_errors=True)

@@ -84,6 +84,17 @@ files = sys.argv[2:]
 """
 
 
+def workload_args(ap: argparse.ArgumentParser, out: str, securities: int, days: int, orders: int) -> None:
+    """The options every synth-based bench takes: where, how much data, the limits, keep or not."""
+    ap.add_argument("--out", type=Path, default=Path(out))
+    ap.add_argument("--securities", type=int, default=securities)
+    ap.add_argument("--days", type=int, default=days)
+    ap.add_argument("--orders-per-unit", type=int, default=orders)
+    ap.add_argument("--memory-limit", default="1GB")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--keep", action="store_true", help="keep the generated data and workspaces")
+
+
 def measure(argv: list[str], env: dict[str, str] | None) -> tuple[float, int]:
     """Wall seconds and peak RSS of a subprocess (see :func:`measure_cpu`)."""
     seconds, peak, _ = measure_cpu(argv, env)

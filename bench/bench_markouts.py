@@ -14,10 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_ingest import measure_cpu, workload_args  # noqa: E402
 
 _OFF_TEMPLATES = ("analysis/085_markouts.sql", "analysis/086_liquidity.sql")
 _OFF_TABLES = ("markouts", "liquidity")
@@ -46,17 +47,6 @@ def child(mode: str, argv: list[str]) -> None:
     cli_main()
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
-    """(wall s, user + sys CPU s) of a subprocess and its waited-for children."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{argv[:4]} failed with exit code {os.waitstatus_to_exitcode(status)}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def stages(ws: Path) -> dict[str, float]:
     import duckdb
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
@@ -73,15 +63,9 @@ def main() -> None:
         child(sys.argv[2], sys.argv[3:])
         return
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", type=Path, default=Path("bench/out/markouts"))
+    workload_args(ap, "bench/out/markouts", securities=10, days=5, orders=8000)
     ap.add_argument("--workspace", type=Path, help="an ingested workspace to copy (default: synth + ingest)")
-    ap.add_argument("--securities", type=int, default=10)
-    ap.add_argument("--days", type=int, default=5)
-    ap.add_argument("--orders-per-unit", type=int, default=8000)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--memory-limit", default="1GB")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--keep", action="store_true", help="keep the generated data and workspaces")
     args = ap.parse_args()
     out = args.out.resolve()
     lim = ["--memory-limit", args.memory_limit, "--threads", str(args.threads), "-q"]
@@ -89,9 +73,9 @@ def main() -> None:
     base = args.workspace.resolve() if args.workspace else out / "ws"
     if not args.workspace:
         shutil.rmtree(out, ignore_errors=True)
-        timed(dp + ["synth", str(out / "raw"), "--securities", str(args.securities), "--days", str(args.days),
-                    "--orders-per-unit", str(args.orders_per_unit), "-q"])
-        timed(dp + ["ingest", str(out / "raw"), "--workspace", str(base), *lim])
+        measure_cpu(dp + ["synth", str(out / "raw"), "--securities", str(args.securities), "--days", str(args.days),
+                    "--orders-per-unit", str(args.orders_per_unit), "-q"], None)
+        measure_cpu(dp + ["ingest", str(out / "raw"), "--workspace", str(base), *lim], None)
     runs: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
     print("| round | steps | load (1 min) | wall s | CPU s | units s | aggregate s | stats s |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -101,7 +85,8 @@ def main() -> None:
             shutil.rmtree(ws, ignore_errors=True)
             shutil.copytree(base, ws)
             load = os.getloadavg()[0]
-            wall, cpu = timed([sys.executable, __file__, "--child", mode, "run", "--workspace", str(ws), *lim])
+            wall, _, cpu = measure_cpu([sys.executable, __file__, "--child", mode, "run", "--workspace", str(ws), *lim],
+                                       None)
             st = stages(ws)
             runs[mode].append((wall, cpu))
             print(f"| {r} | {mode} | {load:.2f} | {wall:.1f} | {cpu:.1f} | {st.get('units', 0):.1f}"
