@@ -155,13 +155,14 @@ def discover(con: duckdb.DuckDBPyConnection) -> list[Unit]:
 
 
 def sync_units(con: duckdb.DuckDBPyConnection, units: list[Unit]) -> None:
-    """Insert a pending checkpoint row for every unit not yet known (bookkeeping)."""
+    """Insert a pending checkpoint row for every unit not yet known (bookkeeping): one statement,
+    the keys bound as lists (``executemany`` costs ~0.4 ms a row: 0.4 s per command at 1,000 units)."""
     if not units:
         return
-    con.execute("CREATE OR REPLACE TEMP TABLE _discovered (security_code INTEGER, date DATE)")
-    con.executemany("INSERT INTO _discovered VALUES (?, ?)", [u.key for u in units])
-    con.execute("INSERT INTO units (security_code, date) SELECT d.security_code, d.date FROM _discovered d"
-                " ANTI JOIN units u ON u.security_code = d.security_code AND u.date = d.date")
+    con.execute("INSERT INTO units (security_code, date) SELECT d.s, d.d"
+                " FROM (SELECT unnest($s::INTEGER[]) AS s, unnest($d::DATE[]) AS d) d"
+                " ANTI JOIN units u ON u.security_code = d.s AND u.date = d.d",
+                {"s": [u.security_code for u in units], "d": [u.date for u in units]})
 
 
 def partition_checksums(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> dict[tuple[int, dt.date], str]:
