@@ -37,6 +37,7 @@ class Pipeline:
     finalize: Callable[..., dict[str, int]] | None = None   # post-run: aggregates, statistics
     finalize_templates: tuple[str, ...] = ()                 # hashed into the post-run freshness digest
     uses_profile: bool = False          # compute takes profile=, and the profile is in the signatures
+    warm_up: Callable[[], None] | None = None  # imports finalize needs, run beside the batches
 
     def digest(self, profile: Profile | None = None) -> str:
         """What unit signatures hash besides data and parameters: the templates' text and, for a
@@ -93,6 +94,7 @@ def _analysis_pipeline() -> Pipeline:
                                  ("stats", functools.partial(stats.compute_stats, incremental=True))]),
         finalize_templates=tuple(dict.fromkeys(aggregate.AGGREGATE_TEMPLATES + stats.STATS_TEMPLATES)),
         uses_profile=True,
+        warm_up=stats.import_distributions,
     )
 
 

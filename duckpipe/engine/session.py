@@ -157,6 +157,8 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
     eng.display = RunDisplay(quiet=options.quiet or not plan.batches)     # nothing to do: no bars
     eng.expected_s = runs.expected_stage_seconds(con) if pipe.finalize else {}
     t0 = time.perf_counter()
+    if pipe.warm_up and pipe.finalize and plan.batches:        # the post-run stage will follow
+        threading.Thread(target=pipe.warm_up, name="duckpipe-warm-up").start()
     interrupted, finalize_rows = False, {}
     with PeakSampler(spill_dir=settings.temp_dir) as sampler, ctrl_c(eng.guards.stop, [ex, con]):
         eng.sampler = sampler
