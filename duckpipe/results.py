@@ -30,6 +30,7 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,18 +104,19 @@ def pipeline_columns(pipe) -> dict[str, list[tuple[str, str]]]:
 # ------------------------------------------------------------------ executor side: write a batch's files
 
 def write_batch(con: duckdb.DuckDBPyConnection | None, tables: dict, columns: dict[str, list[tuple[str, str]]],
-                workspace: str | Path, batch_uuid: str | None = None) -> list[ResultFile]:
+                workspace: str | Path, batch_uuid: str | None = None, threads: int = 1) -> list[ResultFile]:
     """Write each table's rows (Arrow) as one Parquet file per date; return what was written (no catalog).
 
     Columns are written in the DDL's order (the views cast them to the DDL's types). Each file
     is written as ``.<name>.tmp`` and renamed, so a visible name is always a whole file. pyarrow
-    writes them directly: a DuckDB ``COPY`` per small file cost ~4x more per by-unit batch.
+    writes them directly (a DuckDB ``COPY`` per small file cost ~4x more per by-unit batch), on
+    up to ``threads`` threads: it releases the interpreter while it encodes, and one file at a
+    time left the second core idle for ~30% of a batch (1.55 s of 4.2 s on bench_e2e's small input).
     """
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
     batch_uuid = batch_uuid or uuid.uuid4().hex
     root = Path(workspace)
-    out: list[ResultFile] = []
+    parts = []
     for table, data in tables.items():
         if data.num_rows == 0:
             continue
@@ -127,14 +129,23 @@ def write_batch(con: duckdb.DuckDBPyConnection | None, tables: dict, columns: di
         dates = sorted(per_date)
         for d in dates:
             part = data if len(dates) == 1 else data.filter(pc.equal(data["date"], d))
-            rel = f"{RESULTS_DIR}/{table}/date={d.isoformat()}/{batch_uuid}.parquet"
-            final = root / rel
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = final.with_name(f".{final.name}.tmp")
-            pq.write_table(part, tmp, compression="zstd")
-            os.replace(tmp, final)
-            out.append(ResultFile(table, d, rel, part.num_rows, final.stat().st_size, per_date[d]))
-    return out
+            parts.append((table, d, part, per_date[d]))
+
+    def write(item) -> ResultFile:
+        import pyarrow.parquet as pq
+        table, d, part, unit_rows = item
+        rel = f"{RESULTS_DIR}/{table}/date={d.isoformat()}/{batch_uuid}.parquet"
+        final = root / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.tmp")
+        pq.write_table(part, tmp, compression="zstd")
+        os.replace(tmp, final)
+        return ResultFile(table, d, rel, part.num_rows, final.stat().st_size, unit_rows)
+
+    if threads <= 1 or len(parts) <= 1:
+        return [write(p) for p in parts]
+    with ThreadPoolExecutor(max_workers=min(threads, len(parts)), thread_name_prefix="duckpipe-write") as pool:
+        return list(pool.map(write, parts))
 
 
 # ------------------------------------------------------------------ catalog side: manifest, views

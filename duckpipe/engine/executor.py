@@ -95,7 +95,7 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
     t0 = time.perf_counter()
     files = results.write_batch(con, {t: tables[t] for t in pipe.result_tables}, results.pipeline_columns(pipe),
-                                job.workspace, job.batch_uuid)
+                                job.workspace, job.batch_uuid, threads=job.threads)
     steps["write results"] = time.perf_counter() - t0
     counts = rows_per_unit(tables)
     del tables                                  # the Arrow buffers go before the next batch
