@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 import jinja2
+import jinja2.bccache
 
 from .db import execute, quote_ident, quote_literal
 
@@ -26,16 +27,19 @@ def sql_root():
     return resources.files("duckpipe.sql")
 
 
+# How templates are parsed: part of the bytecode cache's file names, so that compiled code made
+# under other options is never reused (Jinja's own key is the template's name and text only).
+_OPTIONS = {"keep_trailing_newline": True, "trim_blocks": True, "lstrip_blocks": True}
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(sql_root())),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
         bytecode_cache=bytecode_cache(),
+        **_OPTIONS,
     )
     env.filters["literal"] = quote_literal
     env.filters["ident"] = quote_ident
@@ -44,12 +48,30 @@ def environment() -> jinja2.Environment:
     return env
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache that never fails a render: a cache file that cannot be read or written
+    (a cleaned temp folder, a full disk, a truncated file) only means compiling again."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # noqa: BLE001 - any unreadable cache entry is a miss
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 def bytecode_cache() -> jinja2.BytecodeCache | None:
     """Jinja's compiled templates kept between processes (its own per-user folder in the temp
     directory): compiling the ~35 templates of a run costs ~0.1 s in every command otherwise.
     None where that folder cannot be made safe (Jinja refuses one another user owns)."""
+    tag = hashlib.sha256(repr(sorted(_OPTIONS.items())).encode()).hexdigest()[:8]
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return _BytecodeCache(pattern=f"__duckpipe_{tag}_%s.cache")
     except (OSError, RuntimeError):
         return None
 
