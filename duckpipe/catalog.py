@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import duckdb
 
 from . import db, results, store
+from .errors import UsageError
 from .settings import Settings
 from .sqlrender import run_script
 
@@ -32,6 +34,7 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
 
     A moved workspace gets its views repointed at once (they name absolute paths).
     """
+    check_path(settings.workspace)
     with db.locked_connection(settings.workspace, command, memory_limit=settings.memory_limit,
                               threads=settings.threads, temp_dir=settings.temp_dir, create=create) as con:
         ensure_catalog(con)
@@ -42,4 +45,16 @@ def open_workspace(settings: Settings, command: str, *, create: bool = True
 
 def open_read_only(settings: Settings):
     """The catalog read-only under a shared lock (status, dry runs, doctor): changes nothing."""
+    check_path(settings.workspace)
     return db.open_read_only(settings.workspace)
+
+
+def check_path(workspace: Path) -> None:
+    """Refuse a workspace below a folder named like a partition (``name=value``): the store and
+    result views read their ``date=`` folders as a column, and DuckDB reads every such folder of
+    a path, so ``/lake/security_code=7/ws`` would show 7 as every row's security."""
+    folder = next((part for part in Path(workspace).parts if "=" in part), None)
+    if folder:
+        raise UsageError(f"workspace {workspace}: its folder {folder!r} is named like a partition (name=value),"
+                         " which DuckDB would read as a column of every stored row; use a workspace"
+                         " path without '=' in it")

@@ -210,3 +210,25 @@ def test_a_filter_on_date_opens_only_that_dates_files(workspace, tmp_path):
                           ".execute('SELECT count(*) FROM unit_counts').fetchall()", str(workspace / "duckpipe.duckdb")],
                          capture_output=True, text=True)
     assert res.returncode != 0 and "parquet" in res.stderr.lower()   # an unfiltered scan does open them
+
+
+@pytest.mark.parametrize("folder", ["date=2024-09-02", "security_code=7"])
+@pytest.mark.parametrize("command", ["run", "status", "report"])
+def test_a_workspace_under_a_name_value_folder_is_refused(workspace, tmp_path, folder, command):
+    """DuckDB reads every `name=value` folder of a path as a column (the views read `date=` that
+    way), so under `security_code=7/` every row would show security 7: refused, one line, exit 2."""
+    moved = tmp_path / folder / "ws"
+    moved.parent.mkdir()
+    shutil.move(workspace, moved)
+    before = sorted(p.relative_to(moved).as_posix() for p in moved.rglob("*"))
+    res = duckpipe_inproc(command, "--workspace", str(moved))
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert f"'{folder}' is named like a partition" in res.stderr and "Traceback" not in res.stderr
+    assert sorted(p.relative_to(moved).as_posix() for p in moved.rglob("*")) == before
+
+
+def test_ingest_into_a_workspace_under_a_name_value_folder_creates_nothing(tmp_path, raw_small):
+    ws = tmp_path / "exchange=ASX" / "ws"
+    res = duckpipe_inproc("ingest", str(raw_small), "--workspace", str(ws))
+    assert res.returncode == 2 and "'exchange=ASX' is named like a partition" in res.stderr, res.stderr
+    assert not (tmp_path / "exchange=ASX").exists()

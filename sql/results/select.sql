@@ -4,7 +4,7 @@
 -- the pipeline's DDL types, in its order. Used by the result views and by compaction.
 -- hive_partitioning: every file sits under `date=YYYY-MM-DD/` and holds that date only, so a filter
 -- on `date` skips other dates' files without opening them (a one-unit rerun's partials read ~50
--- footers per table otherwise). The path's date and the file's column are the same value.
+-- footers per table otherwise). No folder above a workspace is named `x=y` (catalog.check_path).
 {% set cols %}{% for n, t in columns %}CAST({{ n | ident }} AS {{ t }}) AS {{ n | ident }}{{ ", " if not loop.last }}{% endfor %}{% endset %}
 {% if full %}
 SELECT {{ cols }} FROM read_parquet({{ full | literal }}, hive_partitioning = true)
