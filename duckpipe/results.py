@@ -127,13 +127,12 @@ def write_batch(con: duckdb.DuckDBPyConnection | None, tables: dict, columns: di
                              grouped["count_all"].to_pylist()):
             per_date[d][int(sec)] = int(n)
         dates = sorted(per_date)
-        for d in dates:
-            part = data if len(dates) == 1 else data.filter(pc.equal(data["date"], d))
-            parts.append((table, d, part, per_date[d]))
+        parts.extend((table, data, d, per_date[d], len(dates) == 1) for d in dates)
 
     def write(item) -> ResultFile:
         import pyarrow.parquet as pq
-        table, d, part, unit_rows = item
+        table, data, d, unit_rows, whole = item
+        part = data if whole else data.filter(pc.equal(data["date"], d))   # one copy per thread at a time
         rel = f"{RESULTS_DIR}/{table}/date={d.isoformat()}/{batch_uuid}.parquet"
         final = root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
