@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import gzip
+import io
 import json
 import signal
 import subprocess
@@ -193,6 +195,25 @@ def test_quote_in_path_and_glob(tmp_path):
     s = run_ingest(tmp_path / "ws", [], {"orders": str(src / "o" / "*.csv")})
     assert s.files[0].status == "loaded" and s.files[0].rows_loaded == 1
     assert query(tmp_path / "ws", "SELECT path FROM ingest_manifest") == [(str(p),)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_input_below_a_name_value_folder_keeps_its_own_columns(tmp_path, fmt):
+    """Inputs kept in a data lake's layout (`.../security_code=999/...`): DuckDB's readers would take
+    the folder for a column and override the file's own; ingest reads the file's values only."""
+    src = tmp_path / "lake" / "security_code=999" / "date=2024-01-01" / "orders"
+    src.mkdir(parents=True)
+    csv_bytes = ORDERS_HEADER + b"\n" + order_row(1) + b"\n" + order_row(2, sec=85603) + b"\n"
+    if fmt == "csv":
+        (src / "orders.csv").write_bytes(csv_bytes)
+    else:
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+        pq.write_table(pacsv.read_csv(io.BytesIO(csv_bytes)), src / "orders.parquet")
+    s = run_ingest(tmp_path / "ws", [], {"orders": str(src / f"*.{fmt}")})
+    assert s.files[0].status == "loaded" and s.files[0].rows_loaded == 2
+    assert query(tmp_path / "ws", "SELECT security_code, date FROM orders ORDER BY ALL") == [
+        (85603, dt.date(2024, 9, 5)), (110621, dt.date(2024, 9, 5))]
 
 
 def test_header_case_and_spaces_optional_columns_null(tmp_path):

@@ -14,7 +14,7 @@ FROM (
 
         FROM read_csv({{ path | literal }},
             header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
-            strict_mode = true, compression = {{ compression | literal }},{% if buffer_size %} buffer_size = {{ buffer_size | literal }},{% endif %}
+            strict_mode = true, hive_partitioning = false, compression = {{ compression | literal }},{% if buffer_size %} buffer_size = {{ buffer_size | literal }},{% endif %}
             columns = { {% for n, t in file_cols %}{{ n | literal }}: {{ t | literal }}{{ ", " if not loop.last }}{% endfor %} },
             force_not_null = {{ required | literal }},
             store_rejects = true, rejects_table = {{ rejects_table | literal }},

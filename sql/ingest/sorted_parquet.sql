@@ -8,7 +8,7 @@ SELECT p.file_row_number + 1 AS _line,
        {% if req %}({{ raw }} IS NULL OR TRY_CAST({{ raw }} AS {{ t }}) IS NULL){% else %}({{ raw }} IS NOT NULL AND TRY_CAST({{ raw }} AS {{ t }}) IS NULL){% endif %} AS {{ ("_bad_" ~ n) | ident }},
        {% endfor %}
        to_json(p)::VARCHAR AS _raw
-FROM read_parquet({{ path | literal }}, file_row_number = true) p;
+FROM read_parquet({{ path | literal }}, file_row_number = true, hive_partitioning = false) p;
 
 SELECT *, hash({% for n in hash_cols %}{{ n | ident }}{{ ", " if not loop.last }}{% endfor %}) AS _h
 FROM (
