@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import logging
+import os
 import signal
 import sys
 import typing
@@ -50,7 +51,6 @@ def _settings(workspace, config, memory_limit, threads, temp_dir, verbose, quiet
     setup_logging(verbose, quiet)      # through the live display's Console on a terminal
     settings = resolve(workspace=workspace, config=config, memory_limit=memory_limit, threads=threads,
                        temp_dir=temp_dir, sets=sets, profile=profile)
-    import os
     cores = os.cpu_count() or 1
     if settings.threads > cores:
         log.warning("--threads %d is above the %d cores of this machine", settings.threads, cores)
@@ -127,7 +127,14 @@ def handle_errors(fn: Callable) -> Callable:
 
 
 def out(text: str = "") -> None:
-    typer.echo(text)
+    """A line to stdout. Once its reader has gone (`duckpipe units | head -1`) the rest of the
+    output is dropped and the command finishes its work as it would have."""
+    try:
+        typer.echo(text)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())       # the final flush must not fail either
+        os.close(devnull)
 
 
 @app.command()

@@ -122,3 +122,17 @@ def test_every_workspace_command_takes_the_common_options_once():
 def test_profile_option_reaches_the_settings(tmp_path):
     res = runner.invoke(app, ["doctor", "--workspace", str(tmp_path), "--profile", "nosuch"])
     assert res.exit_code == 2 and "unknown input profile 'nosuch'" in res.output
+
+
+def test_output_to_a_reader_that_left_is_dropped_quietly():
+    """`duckpipe units | head -1`: once the reader has gone the rest is dropped, exit 0, no error
+    (it printed 'Error: Broken pipe', exit 2). stdout here is a pipe whose reading end is closed."""
+    import subprocess
+    import sys
+    code = ("import os, sys\n"
+            "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+            "from duckpipe.cli import out\n"
+            "for i in range(3): out(f'line {i}')\n"
+            "print('done', file=sys.stderr)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stderr) == (0, "done\n")
