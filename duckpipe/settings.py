@@ -270,6 +270,10 @@ def load_config(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
 
 
+# Above this, --threads is a typo rather than a machine (a value above the cores only warns).
+MAX_THREADS = 256
+
+
 def resolve(*, workspace: str | Path | None = None, config: str | Path | None = None,
             memory_limit: str | None = None, threads: int | None = None,
             temp_dir: str | Path | None = None, sets: list[str] | None = None,
@@ -311,6 +315,8 @@ def resolve(*, workspace: str | Path | None = None, config: str | Path | None = 
     except (TypeError, ValueError):
         problems.append(f"threads ({sources['threads']}): {thr!r} is not a positive integer (1 or more)")
         thr = 1
+    if thr > MAX_THREADS:                   # a typo (10000) would stall the command, not fail it
+        problems.append(f"threads ({sources['threads']}): {thr} is more than {MAX_THREADS}")
     tmp = pick("temp_dir", temp_dir, "DUCKPIPE_TEMP_DIR", settings_cfg, ws / "tmp")
     prof = str(pick("profile", profile, "DUCKPIPE_PROFILE", settings_cfg, DEFAULT_PROFILE))
     if sources["profile"] == "machine default":

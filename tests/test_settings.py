@@ -112,6 +112,13 @@ def test_threads_below_one_refused(tmp_path, threads):
         resolve(workspace=tmp_path, threads=threads, env={})
 
 
+def test_threads_past_the_maximum_refused_and_the_maximum_kept(tmp_path):
+    from duckpipe.settings import MAX_THREADS
+    with pytest.raises(UsageError, match=rf"threads \(command line\): 10000 is more than {MAX_THREADS}"):
+        resolve(workspace=tmp_path, threads=10000, env={})
+    assert resolve(workspace=tmp_path, threads=MAX_THREADS, env={}).threads == MAX_THREADS
+
+
 @pytest.mark.parametrize("max_cpu,cool_every,cool_seconds,needle", [
     (0, 0, 0, "--max-cpu 0: must be a percentage in (0, 100]"),
     (-5, 0, 0, "--max-cpu -5"),
