@@ -35,7 +35,11 @@ def parse_size(text: str) -> int:
 
 # ---------------------------------------------------------------- analysis parameters
 
-def _int_list(value: Any) -> list[int]:
+_INTEGER = (-2**31, 2**31 - 1)           # the SQL types the values are compared with
+_BIGINT = (-2**63, 2**63 - 1)
+
+
+def _int_list(value: Any, bounds: tuple[int, int] = _BIGINT) -> list[int]:
     if isinstance(value, str):
         value = [v for v in re.split(r"[,\s]+", value.strip("[] ")) if v]
     if not isinstance(value, (list, tuple)):
@@ -44,8 +48,22 @@ def _int_list(value: Any) -> list[int]:
     for v in value:
         if isinstance(v, bool) or not re.fullmatch(r"-?\d+", str(v).strip()):
             raise ValueError(f"{v!r} is not an integer")
-        out.append(int(str(v).strip()))
+        n = int(str(v).strip())
+        if not bounds[0] <= n <= bounds[1]:        # else every unit fails later in SQL
+            raise ValueError(f"{n} is out of range ({bounds[0]} to {bounds[1]})")
+        out.append(n)
     return out
+
+
+def _int32_list(value: Any) -> list[int]:
+    return _int_list(value, _INTEGER)
+
+
+def _rollover(value: Any) -> str | None:
+    hhmm = _hhmm(value)
+    if hhmm is not None and hhmm.replace(":", "").strip("0") == "":
+        raise ValueError(f"{value!r} would move every event to the next date; use 'off' for no rollover")
+    return hhmm
 
 
 def _hhmm(value: Any) -> str | None:
@@ -99,10 +117,10 @@ class ParamSpec:
 
 PARAMS: dict[str, ParamSpec] = {
     # default None = the profile's qualifying_dealsources (resolve() fills it in)
-    "qualifying_dealsources": ParamSpec(_int_list, None, "dealsources all of a qualifying sweep's trades must have (SPEC §5.3; default: the profile's)"),
+    "qualifying_dealsources": ParamSpec(_int32_list, None, "dealsources all of a qualifying sweep's trades must have (SPEC §5.3; default: the profile's)"),
     "session_window": ParamSpec(_window, None, "keep orders arriving in this local-time window, e.g. 10:00-16:00 (end exclusive)"),
     "participants": ParamSpec(_int_list, [], "keep orders of these participant ids only (empty: all)"),
-    "day_rollover": ParamSpec(_hhmm, None, "local time (the profile's time zone) at or after which events belong to the next date, e.g. 19:00"),
+    "day_rollover": ParamSpec(_rollover, None, "local time (the profile's time zone) at or after which events belong to the next date, e.g. 19:00"),
     "size_buckets": ParamSpec(_sorted_edges, [100, 1000, 10000], "size bucket edges in shares"),
     "markout_horizons": ParamSpec(_horizons, [1, 5, 30, 60, 300], "markout horizons in seconds, ascending (SPEC §5.10)"),
     "liquidity_horizon_s": ParamSpec(_positive_int, 300, "horizon of realized spread and price impact, seconds (SPEC §5.10)"),

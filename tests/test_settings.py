@@ -54,6 +54,25 @@ def test_hostile_set_values_are_refused(tmp_path):
             resolve(workspace=tmp_path, sets=[bad], env={})
 
 
+@pytest.mark.parametrize("bad,needle", [
+    ("participants=99999999999999999999", "out of range"),          # beyond BIGINT: every unit failed in SQL
+    ("size_buckets=100,9999999999999999999", "out of range"),
+    ("qualifying_dealsources=99999999999", "out of range"),         # beyond INTEGER: some units failed
+    ("day_rollover=00:00", "every event to the next date"),         # moved every event a day on
+])
+def test_set_values_the_analysis_cannot_use_are_refused_up_front(tmp_path, bad, needle):
+    with pytest.raises(UsageError, match=needle) as exc:
+        resolve(workspace=tmp_path, sets=[bad], env={})
+    assert bad.split("=")[0] in str(exc.value)
+
+
+def test_the_extremes_of_the_ranges_are_kept(tmp_path):
+    s = resolve(workspace=tmp_path, env={}, sets=[
+        f"participants={2**63 - 1},{-2**63}", f"qualifying_dealsources={2**31 - 1}", "day_rollover=00:01"])
+    assert s.params["participants"] == [2**63 - 1, -2**63]
+    assert s.params["qualifying_dealsources"] == [2**31 - 1] and s.params["day_rollover"] == "00:01"
+
+
 def test_bad_scenario_name_refused(tmp_path):
     (tmp_path / "duckpipe.toml").write_text('[[scenarios]]\nname = "x\\"; DROP TABLE units"\ndark_share = 1\n')
     with pytest.raises(UsageError, match="scenario"):
