@@ -265,7 +265,8 @@ def status(settings: Settings) -> Status:
 
 
 def report(settings: Settings, out: Path | None = None, selection: Selection = Selection()):
-    """Write report.html, report.md, performance.md and CSV exports."""
+    """Write report.html, report.md, performance.md and CSV exports; None when the selection
+    matches no unit (nothing to do, as for ``run``)."""
     from .report.build import build_report
     with catalog.open_workspace(settings, "report", create=False) as con:
         results.ensure(con, pipelines.get("analysis"))
@@ -273,6 +274,8 @@ def report(settings: Settings, out: Path | None = None, selection: Selection = S
         if not selection.is_empty():
             rows, _ = _prepare_units(con, pipelines.get("analysis"), settings, write=False)
             keys = [r.unit.key for r in unitsmod.select(rows, selection)]
+            if not keys:
+                return None
         return build_report(con, settings, out, keys)
 
 

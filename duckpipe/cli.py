@@ -304,6 +304,9 @@ def report(out_dir: Annotated[Optional[Path], typer.Option("--out", help="Output
            *, settings: Settings) -> None:
     """Self-contained HTML report, Markdown summary, CSV exports and a performance report."""
     r = api.report(settings, out_dir, parse_selection(securities, dates, units, status))
+    if r is None:
+        out("nothing to do: no unit matches the selection")
+        return
     for w in r.warnings:
         out(f"warning: {w}")
     out(f"report: {r.html}")

@@ -292,6 +292,14 @@ def test_empty_workspace_raises(tmp_path):
     con.close()
 
 
+def test_a_selection_with_no_unit_is_nothing_to_do(ran_workspace):
+    """As for `run` (README, Filters): a report selection that matches no unit says so, exit 0."""
+    from conftest import duckpipe_inproc
+    res = duckpipe_inproc("report", "--workspace", str(ran_workspace), "--dates", "2030-01-01")
+    assert (res.returncode, res.stdout.strip()) == (0, "nothing to do: no unit matches the selection"), res.stderr
+    assert not (ran_workspace / "reports").exists()
+
+
 def test_formatting_for_people():
     assert fmt(3340, "price") == "A$3.340"
     assert fmt(3_340_000_000, "money") == "A$3,340,000.00"
