@@ -180,6 +180,17 @@ def test_missing_required_column_fails_file_only(tmp_path):
     assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3
 
 
+def test_a_gzip_file_named_csv_fails_saying_so(tmp_path):
+    src = tmp_path / "src"
+    write_bad(src, "good.csv")
+    (src / "orders" / "zipped.csv").write_bytes(gzip.compress(ORDERS_HEADER + b"\n" + order_row(7) + b"\n"))
+    s = run_ingest(tmp_path / "ws", [src])
+    (bad,) = s.failed
+    assert bad.error.endswith("zipped.csv: gzip-compressed, but its name does not end in .gz;"
+                              " rename it to zipped.csv.gz"), bad.error
+    assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3     # the good file loaded
+
+
 def test_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         run_ingest(tmp_path / "ws", [tmp_path / "nope"])

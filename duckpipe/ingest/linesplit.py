@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import InputError
+
 CHUNK = 8 << 20
 _BLANKS = re.compile(rb"\n(?=\n)")
 
@@ -52,10 +54,15 @@ def _norm(c: bytes) -> bytes:
     return c.replace(b"\r\n", b"\n").replace(b"\r", b"\n") if b"\r" in c else c
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def read_header(path: Path, gz: bool) -> bytes:
     """The first physical line, without its line ending."""
     with _open(path, gz) as fh:
         head = fh.read(1 << 20)
+    if not gz and head.startswith(GZIP_MAGIC):     # else its compressed bytes end up in the message
+        raise InputError(f"{path}: gzip-compressed, but its name does not end in .gz; rename it to {path.name}.gz")
     return re.split(rb"\r\n|\r|\n", head, maxsplit=1)[0]
 
 
