@@ -52,9 +52,15 @@ def open_read_only(settings: Settings):
 def check_path(workspace: Path) -> None:
     """Refuse a workspace below a folder named like a partition (``name=value``): the store and
     result views read their ``date=`` folders as a column, and DuckDB reads every such folder of
-    a path, so ``/lake/security_code=7/ws`` would show 7 as every row's security."""
+    a path, so ``/lake/security_code=7/ws`` would show 7 as every row's security. Refuse a
+    workspace path with ``[``, ``*`` or ``?`` too: DuckDB reads the views' paths as globs."""
     folder = next((part for part in Path(workspace).parts if "=" in part), None)
     if folder:
         raise UsageError(f"workspace {workspace}: its folder {folder!r} is named like a partition (name=value),"
                          " which DuckDB would read as a column of every stored row; use a workspace"
                          " path without '=' in it")
+    folder = next((part for part in Path(workspace).parts if any(c in part for c in "[*?")), None)
+    if folder:     # the views' file lists would be glob patterns: `ws [a]` reads the files of `ws a`
+        raise UsageError(f"workspace {workspace}: its folder {folder!r} has a glob character ([, * or ?),"
+                         " which DuckDB would read as a pattern matching other folders' files; use a"
+                         " workspace path without [, * or ? in it")

@@ -178,7 +178,7 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
         out(f"skipped (not a table of the {settings.profile} profile): {p}")
     for f in s.files:
         extra = f" ({f.rows_rejected:,} rejected, {f.blank_lines:,} blank)" if f.rows_rejected or f.blank_lines else ""
-        note = f" ERROR: {f.error}" if f.error else ""
+        note = f" ERROR: {f.error}" if f.error else (f"  {f.note}" if getattr(f, "note", None) else "")
         out(f"{f.status:<18} {f.table:<12} {f.rows_loaded:>12,} rows{extra}  {f.path}{note}")
     mbps = s.bytes_read / 1e6 / s.seconds if s.seconds else 0.0
     out(f"ingested {len(s.files)} files: {s.rows_loaded:,} rows loaded, {s.rows_rejected:,} rejected"

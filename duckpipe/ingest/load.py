@@ -37,7 +37,8 @@ from ..db import QueryError, execute, transaction
 from ..errors import InputError, Interrupted
 from ..profiles import Profile, TableDef
 from ..settings import Settings
-from ..sqlrender import render
+from ..sqlrender import render, run_script
+from .inputid import file_crc, glob_literal, same_content, same_files
 from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
 from .memory import csv_buffer_size, ingest_threads, memory_limit
 from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
@@ -53,13 +54,14 @@ REJ_T, REJ_S = "_dp_reject_errors", "_dp_reject_scans"
 class FileResult:
     path: str
     table: str
-    status: str                  # loaded | skipped_unchanged | failed
+    status: str                  # loaded | skipped_unchanged | skipped_duplicate | renamed | failed
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
     blank_lines: int = 0
     seconds: float = 0.0
     error: str | None = None
+    note: str | None = None      # skipped_duplicate / renamed: the earlier path
 
 
 @dataclass
@@ -187,12 +189,12 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     res = Loaded()
     if f.fmt == "parquet":
         names = [r[0] for r in con.execute("SELECT name FROM parquet_schema($p) WHERE num_children IS NULL",
-                                           {"p": str(f.path)}).fetchall()]
+                                           {"p": glob_literal(str(f.path))}).fetchall()]
         file_cols, present = map_columns(tdef, [n.strip() for n in names], f.path)
         req = {c.name for c in tdef.columns if c.required}
         cols = [(n, t, _qraw(raw), n in req) for (n, t), raw in zip(file_cols, names)
                 if not n.startswith("_extra_")]
-        stmts = _statements("ingest/sorted_parquet.sql", cols=cols, path=str(f.path),
+        stmts = _statements("ingest/sorted_parquet.sql", cols=cols, path=glob_literal(str(f.path)),
                             **_event_ctx(tdef, present))
         for stmt in stmts[:-1]:
             execute(con, stmt, template="ingest/sorted_parquet.sql")
@@ -247,7 +249,7 @@ def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file
     failure: BaseException | None = None
     if sc is None or not sc.needs_sanitise:
         try:
-            attempt(str(f.path), "gzip" if gz else "none")
+            attempt(glob_literal(str(f.path)), "gzip" if gz else "none")
         except (duckdb.Error, QueryError) as exc:
             failure = exc
         finally:
@@ -435,7 +437,7 @@ def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, root: Path, 
     tmp = final.with_name(final.name + ".tmp")
     if f.fmt == "parquet":
         res.rows_loaded = res.rows_read = int(
-            _sql(con, "ingest/copy_parquet.sql", path=str(f.path), out=str(tmp)).fetchone()[0])
+            _sql(con, "ingest/copy_parquet.sql", path=glob_literal(str(f.path)), out=str(tmp)).fetchone()[0])
     else:
         gz = f.fmt == "csv.gz"
         header = read_header(f.path, gz)
@@ -575,8 +577,12 @@ def load_file(con, f: InputFile, tdef: TableDef, store_dir: Path, root: Path, fi
     try:
         _drop_rejects(con)
         if tdef.kind == "event":
-            return _load_event(con, f, tdef, out_dir, file_id, root, pool), None
-        return _load_reference(con, f, out_dir, file_id, root, pool), None
+            res = _load_event(con, f, tdef, out_dir, file_id, root, pool)
+        else:
+            res = _load_reference(con, f, out_dir, file_id, root, pool)
+        if res.crc is None:                  # Parquet: no byte-level pass; the same-content check needs one
+            res.crc = file_crc(f.path)
+        return res, None
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt) or (stop is not None and stop.is_set()):
             for path in store_dir.rglob(f"{file_id}.*"):     # nothing of it was committed
@@ -603,6 +609,10 @@ def commit_file(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, re
     """Commit one processed file (its rejects in ``_dp_rejects``), delete the store files of its
     previous version, log it."""
     p = str(f.path)
+    if res is not None:
+        dup = same_content(con, f, st.st_size, res.crc)
+        if dup is not None:
+            return _commit_same_content(con, f, st, fp, res, dup, profile, root)
     status = "failed" if res is None else "loaded"
     stale = _commit(con, f, st, fp, file_id, res, status, error, seconds, profile, worker)
     for old in stale:
@@ -615,6 +625,31 @@ def commit_file(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, re
                  r.rows_rejected, r.blank, seconds, f" on {worker}" if worker else "")
     return FileResult(p, f.table, status, r.rows_read, r.rows_loaded, r.rows_rejected, r.blank,
                       seconds, error)
+
+
+def _commit_same_content(con, f: InputFile, st: os.stat_result, fp: str, res: Loaded,
+                         dup: tuple[str, bool], profile: Profile, root: Path) -> FileResult:
+    """``f`` has the content of the committed input ``dup[0]``: its new store files are deleted
+    (never committed, never in a view). The earlier path gone: a rename (the manifest follows
+    the new path); still there: a copy, skipped with a warning. A previous version of ``f``
+    itself is forgotten either way (its rows are the earlier file's now)."""
+    from .verify import forget_inputs
+    p, (other, exists) = str(f.path), dup
+    for rel, _, _ in res.store:
+        Path(store.absolute(rel, root)).unlink(missing_ok=True)
+    if con.execute("SELECT count(*) FROM ingest_manifest WHERE path = $p", {"p": p}).fetchone()[0]:
+        forget_inputs(con, root, [p], profile)
+    if exists:
+        log.warning("%s: skipped, same content as %s (already ingested)", p, other)
+        return FileResult(p, f.table, "skipped_duplicate", note=f"skipped (same content as {other})")
+    with transaction(con):
+        run_script(con, "ingest/rename_input.sql", {"old": other, "new": p, "source": f.source,
+                                                      "mtime": st.st_mtime, "fp": fp})
+        store.refresh_catalog_views(con, profile)
+    row = con.execute("SELECT rows_read, rows_loaded, rows_rejected, blank_lines FROM ingest_manifest"
+                      " WHERE path = $p", {"p": p}).fetchone()
+    log.info("%s: renamed from %s (same content): recorded under the new path, no rows loaded again", p, other)
+    return FileResult(p, f.table, "renamed", *row, note=f"skipped (same content as {other}, which is gone: renamed)")
 
 
 def _ingest_one(con, f: InputFile, settings: Settings, profile: Profile, pool, stop=None) -> FileResult:
@@ -659,6 +694,7 @@ def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Pat
     if not sources and not table_globs:
         sources = [settings.workspace / "data" / "raw"]
     files, skipped = discover(list(sources), table_globs, profile)
+    files = same_files(con, files)
     for s in skipped:
         log.info("skipped (not a table file): %s", s)
     settings.store_dir.mkdir(parents=True, exist_ok=True)
