@@ -1,0 +1,17 @@
+{#- Strict integers (SPEC §3): DuckDB's text-to-integer cast also takes '12.31' (-> 12),
+    '7.9E+18', '1e2', '0x10' and '5_000', in read_csv as in CAST (duckdb/duckdb#25824; no
+    option turns that off), so integer columns are read as text and cast here: a value is
+    good when it has only digits, a sign and surrounding spaces AND casts to the type (range).
+    ltrim with a character set is a plain byte scan, much cheaper than a regular expression. -#}
+{% macro int_ok(x, t) -%}
+(ltrim({{ x }}, ' 0123456789+-') = '' AND TRY_CAST({{ x }} AS {{ t }}) IS NOT NULL)
+{%- endmacro %}
+{% macro int_bad(x, t) -%}
+({{ x }} IS NOT NULL AND NOT {{ int_ok(x, t) }})
+{%- endmacro %}
+{#- the reject reason of a bad text value -#}
+{% macro int_reason(x, t) -%}
+CASE WHEN trim({{ x }}) = '' THEN 'required value missing'
+     WHEN ltrim({{ x }}, ' 0123456789+-') <> '' THEN 'not a plain integer (digits and an optional sign only): ' || {{ x }}
+     ELSE 'integer out of range for {{ t }}: ' || {{ x }} END
+{%- endmacro %}
