@@ -11,7 +11,7 @@
 {%- endmacro %}
 {#- the reject reason of a bad text value -#}
 {% macro int_reason(x, t) -%}
-CASE WHEN trim({{ x }}) = '' THEN 'required value missing'
-     WHEN ltrim({{ x }}, ' 0123456789+-') <> '' THEN 'not a plain integer (digits and an optional sign only): ' || {{ x }}
+'cast: ' || CASE WHEN trim({{ x }}) = '' THEN 'required value missing'
+     WHEN NOT regexp_full_match({{ x }}, ' *[+-]?[0-9]+ *') THEN 'not a plain integer (digits and an optional sign only): ' || {{ x }}
      ELSE 'integer out of range for {{ t }}: ' || {{ x }} END
 {%- endmacro %}
