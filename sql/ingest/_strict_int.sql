@@ -1,10 +1,13 @@
 {#- Strict integers (SPEC §3): DuckDB's text-to-integer cast also takes '12.31' (-> 12),
     '7.9E+18', '1e2', '0x10' and '5_000', in read_csv as in CAST (duckdb/duckdb#25824; no
     option turns that off), so integer columns are read as text and cast here: a value is
-    good when it has only digits, a sign and surrounding spaces AND casts to the type (range).
-    ltrim with a character set is a plain byte scan, much cheaper than a regular expression. -#}
+    good when it is digits with an optional sign and surrounding spaces AND casts to the type
+    (range). Fast path: the cast printed back equals the text (canonical digits); only other
+    texts meet the regular expression (~2x the cost of the typed read for the whole check,
+    where ltrim(x, ' 0123456789+-') cost ~13x). -#}
 {% macro int_ok(x, t) -%}
-(ltrim({{ x }}, ' 0123456789+-') = '' AND TRY_CAST({{ x }} AS {{ t }}) IS NOT NULL)
+(TRY_CAST({{ x }} AS {{ t }})::VARCHAR = {{ x }}
+ OR (regexp_full_match({{ x }}, ' *[+-]?[0-9]+ *') AND TRY_CAST({{ x }} AS {{ t }}) IS NOT NULL))
 {%- endmacro %}
 {% macro int_bad(x, t) -%}
 ({{ x }} IS NOT NULL AND NOT {{ int_ok(x, t) }})
