@@ -40,13 +40,15 @@ def read_types(file_cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def parquet_kind(target: str, source: str) -> str:
     """How a Parquet value is checked against an integer column: 'text' (a plain integer
     literal), 'float' (integral and within 2^53), 'exact' (integral: DECIMAL, integers), or
-    '' when the target is not an integer column."""
+    '' (the plain cast, as for other columns) for any other pair."""
+    s = source.upper()
     if target.upper() not in INTEGER_TYPES:
         return ""
-    s = source.upper()
     if s == "VARCHAR":
         return "text"
-    return "float" if s in _FLOATS else "exact"
+    if s in _FLOATS:
+        return "float"
+    return "exact" if s in INTEGER_TYPES or s.startswith("DECIMAL") else ""
 
 
 def _run(con: duckdb.DuckDBPyConnection, template: str, **ctx) -> None:
