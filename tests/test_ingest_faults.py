@@ -100,7 +100,8 @@ def test_alternating_crlf_lf_with_a_bad_row(tmp_path):
     check_account(m)
     assert m[1:] == (DATA, DATA - 1, 1, 0, len(lines))
     ((line, col, reason, raw),) = rejects(tmp_path / "ws", f)
-    assert (line, col, raw) == (41, "price", lines[40]) and "cast" in reason.lower()
+    # integer columns are read as text (strict integers), so DuckDB names the bad UTF-8 first
+    assert (line, col, raw) == (41, "price", lines[40]) and reason.lower().startswith(("cast", "invalid encoding"))
 
 
 def test_cr_only_file_loads_and_does_not_stop_the_next_file(tmp_path):

@@ -258,3 +258,22 @@ def extract(path: Path, gz: bool, ranges: dict[int, int]) -> dict[int, bytes]:
 
 
 __all__ = ["CHUNK", "LineScan", "scan", "sanitise", "extract", "read_header", "peek_irregular"]
+
+
+def blank_lines(path: Path, gz: bool) -> list[int]:
+    """Physical numbers of the empty lines (quoted or not): C-level searches per chunk, Python
+    only per empty line. Used to match DuckDB's rows with lines (load._locate_strict)."""
+    out: list[int] = []
+    line, last = 1, b"\n"          # line number of the chunk's first byte; last byte before it
+    for c in _chunks(path, gz):
+        norm = _norm(c)
+        if last == b"\n" and norm[:1] == b"\n":
+            out.append(line)
+        pos, at = 0, line
+        for m in _BLANKS.finditer(norm):
+            at += norm.count(b"\n", pos, m.start() + 1)
+            pos = m.start() + 1
+            out.append(at)
+        line += norm.count(b"\n")
+        last = norm[-1:]
+    return out

@@ -42,6 +42,7 @@ from .inputid import file_crc, glob_literal, same_content, same_files
 from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
 from .memory import csv_buffer_size, ingest_threads, memory_limit
 from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
+from .strict import PARQUET_REASONS, locate_csv, parquet_kind, read_types, strict_columns
 
 log = logging.getLogger(__name__)
 
@@ -192,14 +193,16 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
                                            {"p": glob_literal(str(f.path))}).fetchall()]
         file_cols, present = map_columns(tdef, [n.strip() for n in names], f.path)
         req = {c.name for c in tdef.columns if c.required}
-        cols = [(n, t, _qraw(raw), n in req) for (n, t), raw in zip(file_cols, names)
-                if not n.startswith("_extra_")]
+        src = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet($p,"
+                               " hive_partitioning = false))", {"p": glob_literal(str(f.path))}).fetchall())
+        cols = [(n, t, _qraw(raw), n in req, parquet_kind(t, src.get(raw, ""))) for (n, t), raw
+                in zip(file_cols, names) if not n.startswith("_extra_")]
         stmts = _statements("ingest/sorted_parquet.sql", cols=cols, path=glob_literal(str(f.path)),
                             **_event_ctx(tdef, present))
         for stmt in stmts[:-1]:
             execute(con, stmt, template="ingest/sorted_parquet.sql")
         _write_sorted(con, stmts[-1], tdef, out_dir, file_id, root, res)
-        _sql(con, "ingest/rejects_parquet.sql", cols=cols)
+        _sql(con, "ingest/rejects_parquet.sql", cols=cols, reasons=PARQUET_REASONS)
         res.rows_rejected = con.execute("SELECT count(*) FROM _dp_rejects").fetchone()[0]
         res.rows_read = res.rows_loaded + res.rows_rejected
         return res
@@ -209,12 +212,13 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     if not any(names):
         raise InputError(f"{f.path}: empty file, no header line")
     file_cols, present = map_columns(tdef, names, f.path)
+    strict = dict(file_cols=read_types(file_cols), strict=strict_columns(file_cols),
+                  required=[c.name for c in tdef.columns if c.required and c.name in present])
 
     def attempt(path: str, compression: str) -> None:
-        (stmt,) = _statements("ingest/sorted_csv.sql", file_cols=file_cols, path=path,
+        (stmt,) = _statements("ingest/sorted_csv.sql", path=path,
                               compression=compression, buffer_size=_csv_buffer(con),
-                              required=[c.name for c in tdef.columns if c.required and c.name in present],
-                              rejects_table=REJ_T, rejects_scan=REJ_S, **_event_ctx(tdef, present))
+                              rejects_table=REJ_T, rejects_scan=REJ_S, **strict, **_event_ctx(tdef, present))
         _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
 
     def discard() -> None:
@@ -227,7 +231,8 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
         res.rows_loaded = 0
 
     sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
-    _finish_csv(con, f, gz, header, sc, res)
+    _finish_csv(con, f, gz, header, sc, res,
+                lambda: locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging", file_id, strict))
     return res
 
 
@@ -274,9 +279,11 @@ def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file
     return sc
 
 
-def _finish_csv(con, f: InputFile, gz: bool, header: bytes, sc: LineScan, res: Loaded) -> None:
+def _finish_csv(con, f: InputFile, gz: bool, header: bytes, sc: LineScan, res: Loaded,
+                locate: Callable[[], int] | None = None) -> None:
     """Rejects on physical lines (DuckDB numbers records), the splitter's own quote rejects,
-    exact raw bytes, and the rows_read account."""
+    the rows left out for a bad integer (``locate``, only when rows are missing), exact raw
+    bytes, and the rows_read account."""
     _csv_rejects(con, f, header)
     if sc.spans:
         starts = sorted(sc.spans)
@@ -293,6 +300,9 @@ def _finish_csv(con, f: InputFile, gz: bool, header: bytes, sc: LineScan, res: L
                     " line never closes (the line is rejected on its own; the next line is read as a new"
                     " row)', NULL, 'UNTERMINATED QUOTE' FROM _dp_quotes")
         con.unregister("_dp_quotes")
+    if locate is not None and (max(0, sc.records) - res.rows_loaded
+                               - con.execute("SELECT count(*) FROM _dp_rejects").fetchall()[0][0]) > 0:
+        locate()
     wanted = [r[0] for r in con.execute(
         "SELECT DISTINCT line FROM _dp_rejects WHERE line IS NOT NULL ORDER BY line").fetchall()]
     if wanted:

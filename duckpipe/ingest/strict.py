@@ -1,0 +1,104 @@
+"""Strict integers in ingest (SPEC §3): a value of an integer column must be a plain integer.
+
+DuckDB's text-to-integer cast, in ``read_csv`` as in ``CAST``, also takes ``12.31`` (stored
+12), ``7.9047940029E+18`` (an order id Excel rounded), ``1e2``, ``0x10`` and ``5_000``, with
+no option to refuse them (duckdb/duckdb#25824). So the CSV reader reads integer columns as
+text and sql/ingest/sorted_csv.sql casts them, leaving out rows with a bad value; as DuckDB's
+CSV reader numbers no rows, ``locate_csv`` finds those rows' lines afterwards, and only when
+rows are missing from the account (sql/ingest/strict_int_csv.sql). Parquet inputs are checked
+in sql/ingest/sorted_parquet.sql (``parquet_kinds``).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..db import execute
+from ..sqlrender import render, split_statements
+from .inputid import glob_literal
+from .linesplit import LineScan, blank_lines, sanitise
+
+log = logging.getLogger(__name__)
+
+INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+                           "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"})
+_FLOATS = frozenset({"FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"})
+
+
+def strict_columns(file_cols: list[tuple[str, str]]) -> dict[str, str]:
+    """The file's integer columns: name -> store type."""
+    return {n: t for n, t in file_cols if t.upper() in INTEGER_TYPES}
+
+
+def read_types(file_cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The types ``read_csv`` is given: integer columns as text."""
+    return [(n, "VARCHAR" if t.upper() in INTEGER_TYPES else t) for n, t in file_cols]
+
+
+def parquet_kind(target: str, source: str) -> str:
+    """How a Parquet value is checked against an integer column: 'text' (a plain integer
+    literal), 'float' (integral and within 2^53), 'exact' (integral: DECIMAL, integers), or
+    '' (the plain cast, as for other columns) for any other pair."""
+    s = source.upper()
+    if target.upper() not in INTEGER_TYPES:
+        return ""
+    if s == "VARCHAR":
+        return "text"
+    if s in _FLOATS:
+        return "float"
+    return "exact" if s in INTEGER_TYPES or s.startswith("DECIMAL") else ""
+
+
+def _run(con: duckdb.DuckDBPyConnection, template: str, **ctx) -> None:
+    for stmt in split_statements(render(template, **ctx)):
+        execute(con, stmt, template=template)
+
+
+def locate_csv(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, sc: LineScan, staging: Path,
+               file_id: str, ctx: dict) -> int:
+    """Add a reject (line, column, reason) to ``_dp_rejects`` for each row left out for a bad
+    integer text; returns how many. ``ctx``: file_cols (as read), strict, required."""
+    src, compression, copy = str(path), "gzip" if gz else "none", None
+    if sc.needs_sanitise:                 # the main read used a sanitised copy: read one again
+        staging.mkdir(parents=True, exist_ok=True)
+        copy = staging / f"{file_id}.strict.csv"
+        sanitise(path, gz, copy, set(sc.bad_quotes))
+        src, compression = str(copy), "none"
+    try:
+        con.register("_dp_blank_lines", pa.table({"b": pa.array(blank_lines(Path(src), compression == "gzip"),
+                                                                pa.int64())}))
+        con.register("_dp_spans_phys", pa.table({"s": pa.array(list(sc.spans), pa.int64()),
+                                                 "e": pa.array(list(sc.spans.values()), pa.int64())}))
+        _run(con, "ingest/strict_int_csv.sql", path=glob_literal(src), compression=compression, lines=sc.lines,
+             **ctx)
+    finally:
+        for v in ("_dp_blank_lines", "_dp_spans_phys"):
+            con.unregister(v)
+        if copy is not None:
+            copy.unlink(missing_ok=True)
+    n_bad, n_rows = con.execute("SELECT count(*), max(n_rows) FROM _dp_strict").fetchall()[0]
+    if not n_bad:
+        return 0
+    n_lines = con.execute("SELECT count(*) FROM _dp_strict_lines").fetchall()[0][0]
+    if n_lines == n_rows:
+        con.execute("INSERT INTO _dp_rejects SELECT l.line, s.column_name, s.reason, NULL, 'CAST'"
+                    " FROM _dp_strict s JOIN _dp_strict_lines l USING (k)")
+    else:                                 # cannot happen unless DuckDB lost rows: keep them, lineless
+        log.warning("%s: %d row(s) with a bad integer could not be matched to their lines", path, n_bad)
+        con.execute("INSERT INTO _dp_rejects SELECT NULL, column_name, reason, NULL, 'CAST' FROM _dp_strict")
+    for t in ("_dp_strict", "_dp_strict_lines"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    return n_bad
+
+
+# the reject reason of a Parquet row, by the check its first bad column failed (parquet_kind)
+PARQUET_REASONS = {
+    "": "value does not convert to the column type or required value missing",
+    "text": "not a plain integer (digits and an optional sign only), out of range, or required value missing",
+    "float": "floating-point value in an integer column that is not integral or beyond 2^53 (a float"
+             " cannot hold it exactly), or required value missing",
+    "exact": "value not integral or out of range for the integer column, or required value missing",
+}
