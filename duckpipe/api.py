@@ -40,7 +40,8 @@ def synth(out: Path, **kwargs: Any):
     return _synth(Path(out), **kwargs)
 
 
-def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: dict[str, str] | None = None,
+def ingest(settings: Settings, sources: list[Path] | None = None,
+           table_globs: dict[str, str | list[str]] | None = None,
            progress=None, quiet: bool = True, *, executor: str = "local", scheduler: str | None = None,
            workers: int | None = None, verbose: bool = False):
     """Raw files -> typed store + catalog. With no SOURCE, ``[sources] paths`` of the config or ``data/raw``.
@@ -59,9 +60,9 @@ def ingest(settings: Settings, sources: list[Path] | None = None, table_globs: d
         configured = settings.sources_cfg.get("paths") or []
         sources = [Path(p) if Path(p).is_absolute() else settings.workspace / p for p in configured] \
             or [settings.workspace / "data" / "raw"]
-    missing = [s for s in sources or [] if not Path(s).is_dir()]
-    if missing:       # before opening: a mistyped source must not leave an empty workspace behind
-        raise UsageError(f"source folder {missing[0]} does not exist")
+    # before opening: a mistyped source or glob must not leave an empty workspace behind
+    from .ingest.rawfiles import discover
+    discover([Path(s) for s in sources or []], table_globs or None, settings.profile_def)
     stop = threading.Event()                 # first Ctrl-C: roll back the file in flight, stop (exit 3)
     interruptible: list = []                 # the handler is in place before the catalog opens
     with session.ctrl_c(stop, interruptible), catalog.open_workspace(settings, "ingest") as con:

@@ -159,12 +159,12 @@ def synth(out_dir: Annotated[Path, typer.Argument(metavar="OUT", help="Folder to
 @handle_errors
 @workspace_command
 def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOURCE]...", help="Folders with orders/ trades/ nbbo/ ... (default: data/raw)")] = None,
-           orders: Annotated[Optional[str], typer.Option(help="Glob of orders files.")] = None,
-           trades: Annotated[Optional[str], typer.Option(help="Glob of trades files.")] = None,
-           nbbo: Annotated[Optional[str], typer.Option(help="Glob of nbbo files.")] = None,
-           session: Annotated[Optional[str], typer.Option(help="Glob of session files.")] = None,
-           reference: Annotated[Optional[str], typer.Option(help="Glob of reference files.")] = None,
-           participants: Annotated[Optional[str], typer.Option(help="Glob of participants files.")] = None,
+           orders: Annotated[Optional[list[str]], typer.Option(help="Glob of orders files (repeatable).")] = None,
+           trades: Annotated[Optional[list[str]], typer.Option(help="Glob of trades files (repeatable).")] = None,
+           nbbo: Annotated[Optional[list[str]], typer.Option(help="Glob of nbbo files (repeatable).")] = None,
+           session: Annotated[Optional[list[str]], typer.Option(help="Glob of session files (repeatable).")] = None,
+           reference: Annotated[Optional[list[str]], typer.Option(help="Glob of reference files (repeatable).")] = None,
+           participants: Annotated[Optional[list[str]], typer.Option(help="Glob of participants files (repeatable).")] = None,
            executor: Annotated[str, typer.Option(help="local|dask (dask: one task per input file)")] = "local",
            scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address, e.g. tcp://10.0.0.5:8786.")] = None,
            workers: Annotated[Optional[int], typer.Option(help="Dask without --scheduler: a local cluster of N processes (default: physical cores).")] = None,
@@ -175,7 +175,7 @@ def ingest(sources: Annotated[Optional[list[Path]], typer.Argument(metavar="[SOU
     s = api.ingest(settings, list(sources or []), globs or None, quiet=quiet, executor=executor,
                    scheduler=scheduler, workers=workers, verbose=verbose)
     for p in s.skipped_paths:
-        out(f"skipped (not a table of the {settings.profile} profile): {p}")
+        out(f"skipped (not an input file of the {settings.profile} layout): {p}")
     for f in s.files:
         extra = f" ({f.rows_rejected:,} rejected, {f.blank_lines:,} blank)" if f.rows_rejected or f.blank_lines else ""
         note = f" ERROR: {f.error}" if f.error else (f"  {f.note}" if getattr(f, "note", None) else "")

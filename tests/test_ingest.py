@@ -191,6 +191,40 @@ def test_a_gzip_file_named_csv_fails_saying_so(tmp_path):
     assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3     # the good file loaded
 
 
+def test_a_repeated_table_glob_loads_every_match(tmp_path):
+    from conftest import duckpipe_inproc
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.csv").write_bytes(ORDERS_HEADER + b"\n" + order_row(1) + b"\n")
+    (src / "b.csv").write_bytes(ORDERS_HEADER + b"\n" + order_row(2) + b"\n" + order_row(3) + b"\n")
+    res = duckpipe_inproc("ingest", "--orders", str(src / "a.csv"), "--orders", str(src / "b*.csv"),
+                          "--workspace", str(tmp_path / "ws"))
+    assert res.returncode == 0, res.stderr                       # the last --orders alone used to win
+    assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3
+
+
+def test_a_source_without_input_files_is_a_usage_error_with_a_hint(tmp_path):
+    from conftest import duckpipe_inproc
+    src = tmp_path / "src"
+    write_bad(src, "good.csv")
+    table_folder = duckpipe_inproc("ingest", str(src / "orders"), "--workspace", str(tmp_path / "ws"))
+    assert table_folder.returncode == 2
+    assert f"is itself a table folder; give the folder that holds it: duckpipe ingest {src}" in table_folder.stderr
+    (tmp_path / "empty" / "misc").mkdir(parents=True)
+    nothing = duckpipe_inproc("ingest", str(tmp_path / "empty"), "--workspace", str(tmp_path / "ws"))
+    assert nothing.returncode == 2 and "no input files in source folder" in nothing.stderr
+    assert not (tmp_path / "ws").exists()
+
+
+def test_table_folders_in_any_letter_case(tmp_path):
+    src = tmp_path / "src"
+    write_bad(src, "good.csv")
+    (src / "orders").rename(src / "Orders")
+    s = run_ingest(tmp_path / "ws", [src])
+    assert [(f.table, f.status) for f in s.files] == [("orders", "loaded")]
+    assert query(tmp_path / "ws", "SELECT count(*) FROM orders")[0][0] == 3
+
+
 def test_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         run_ingest(tmp_path / "ws", [tmp_path / "nope"])

@@ -684,7 +684,7 @@ def worker_id() -> str:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, settings: Settings, sources: list[Path],
-           table_globs: dict[str, str] | None = None,
+           table_globs: dict[str, str | list[str]] | None = None,
            progress: Callable[[str, int, int], None] | None = None,
            profile: Profile | None = None, stop=None, elsewhere: Callable | None = None) -> IngestSummary:
     """Load every new or changed file of ``sources`` / ``table_globs`` into the store.

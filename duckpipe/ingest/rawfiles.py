@@ -35,35 +35,50 @@ class InputFile:
 
 # ---------------------------------------------------------------- discovery
 
-def discover(sources: list[Path], table_globs: dict[str, str] | None,
+def discover(sources: list[Path], table_globs: dict[str, str | list[str]] | None,
              profile: Profile) -> tuple[list[InputFile], list[str]]:
-    """Input files per table from SOURCE folders and explicit globs; the rest is skipped."""
+    """Input files per table from SOURCE folders (table folders in any letter case) and explicit
+    globs (one or several per table); the rest is skipped. A SOURCE without any input file is a
+    usage error: ingesting nothing from it and exiting 0 hid a wrong folder."""
     files: list[InputFile] = []
     skipped: list[str] = []
     for src in sources:
         src = Path(src).expanduser().resolve()
         if not src.is_dir():
             raise UsageError(f"source folder {src} does not exist")
+        before = len(files)
         for child in sorted(src.iterdir()):
-            if child.is_dir() and child.name in profile.tables:
+            table = child.name.lower()
+            if child.is_dir() and table in profile.tables:
                 for f in sorted(child.iterdir()):
                     if f.is_file() and f.name.lower().endswith(SUFFIXES):
-                        files.append(InputFile(f, child.name, str(src)))
+                        files.append(InputFile(f, table, str(src)))
                     else:
                         skipped.append(str(f))
             else:
                 skipped.append(str(child))
-    for table, pattern in (table_globs or {}).items():
+        if len(files) == before:
+            raise UsageError(_no_input_files(src, profile))
+    for table, patterns in (table_globs or {}).items():
         if table not in profile.tables:
             raise UsageError(f"unknown table {table!r} (known: {', '.join(profile.tables)})")
-        matches = sorted(Path(p).resolve() for p in glob.glob(os.path.expanduser(pattern)))
-        matches = [p for p in matches if p.is_file()]
-        if not matches:
-            raise UsageError(f"--{table} {pattern}: matches no file")
-        files.extend(InputFile(p, table, pattern) for p in matches)
+        for pattern in [patterns] if isinstance(patterns, str) else patterns:
+            matches = sorted(Path(p).resolve() for p in glob.glob(os.path.expanduser(pattern)))
+            matches = [p for p in matches if p.is_file()]
+            if not matches:
+                raise UsageError(f"--{table} {pattern}: matches no file")
+            files.extend(InputFile(p, table, pattern) for p in matches)
     seen: set[Path] = set()
     unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
     return unique, skipped
+
+
+def _no_input_files(src: Path, profile: Profile) -> str:
+    if src.name.lower() in profile.tables:
+        return (f"source folder {src} is itself a table folder; give the folder that holds it:"
+                f" duckpipe ingest {src.parent}")
+    return (f"no input files in source folder {src}: expected folders named {', '.join(profile.tables)}"
+            f" with {', '.join(SUFFIXES)} files directly inside")
 
 
 def fingerprint(path: Path, size: int) -> str:
