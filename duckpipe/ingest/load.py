@@ -42,7 +42,7 @@ from .inputid import file_crc, glob_literal, same_content, same_files
 from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
 from .memory import csv_buffer_size, ingest_threads, memory_limit
 from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
-from .strict import PARQUET_REASONS, locate_csv, parquet_kind, read_types, strict_columns
+from .strict import PARQUET_REASONS, locate_csv, needs_strict_read, parquet_kind, read_types, strict_columns
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,9 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     if not any(names):
         raise InputError(f"{f.path}: empty file, no header line")
     file_cols, present = map_columns(tdef, names, f.path)
-    strict = dict(file_cols=read_types(file_cols), strict=strict_columns(file_cols),
+    checked = needs_strict_read(f.path, gz, len(header), file_cols)
+    strict = dict(file_cols=read_types(file_cols) if checked else file_cols,
+                  strict=strict_columns(file_cols) if checked else {},
                   required=[c.name for c in tdef.columns if c.required and c.name in present])
 
     def attempt(path: str, compression: str) -> None:
