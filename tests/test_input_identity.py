@@ -100,11 +100,17 @@ def test_a_workspace_path_with_a_glob_character_is_refused(tmp_path):
 
 # ---------------------------------------------------------------- 2. one file, two paths
 
-def test_a_symlinked_source_folder_loads_each_file_once(tmp_path):
+def _linked_sources(tmp_path):
+    """base/orders/o.csv (3 rows of DAY_A), and s1/orders: a symlink to base/orders."""
     base, s1 = tmp_path / "base", tmp_path / "s1"
     write(base / "orders" / "o.csv", orders_bytes(3, DAY_A))
     s1.mkdir()
     os.symlink(base / "orders", s1 / "orders")
+    return base, s1
+
+
+def test_a_symlinked_source_folder_loads_each_file_once(tmp_path):
+    base, s1 = _linked_sources(tmp_path)
     ws = tmp_path / "ws"
     s = run_ingest(ws, [base, s1])
     assert [f.path for f in s.files] == [str(base / "orders" / "o.csv")]
@@ -117,20 +123,14 @@ def test_a_symlinked_source_folder_loads_each_file_once(tmp_path):
 
 def test_a_source_and_a_glob_naming_the_same_file_load_it_once(tmp_path):
     """The glob's matches are resolved (base/...), the SOURCE's files are not (s1/orders/...)."""
-    base, s1 = tmp_path / "base", tmp_path / "s1"
-    write(base / "orders" / "o.csv", orders_bytes(3, DAY_A))
-    s1.mkdir()
-    os.symlink(base / "orders", s1 / "orders")
+    base, s1 = _linked_sources(tmp_path)
     ws = tmp_path / "ws"
     s = run_ingest(ws, [s1], {"orders": str(s1 / "orders" / "*.csv")})
     assert [f.path for f in s.files] == [str(s1 / "orders" / "o.csv")] and per_date(ws) == {A: 3}
 
 
 def test_a_changed_file_reached_by_its_symlink_replaces_its_rows(tmp_path):
-    base, s1 = tmp_path / "base", tmp_path / "s1"
-    write(base / "orders" / "o.csv", orders_bytes(3, DAY_A))
-    s1.mkdir()
-    os.symlink(base / "orders", s1 / "orders")
+    base, s1 = _linked_sources(tmp_path)
     ws = tmp_path / "ws"
     run_ingest(ws, [base])
     write(base / "orders" / "o.csv", orders_bytes(5, DAY_B))
