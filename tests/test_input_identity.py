@@ -193,6 +193,22 @@ def test_a_file_changed_into_a_copy_of_another_drops_its_old_rows(tmp_path):
     assert per_date(ws) == {A: 3} and store_files(ws) == catalog_files(ws)
 
 
+def test_a_copy_of_a_file_changed_since_is_loaded_not_skipped(tmp_path):
+    """b.csv is copied to a.csv, then b.csv gets new rows: a.csv holds content the catalog knows
+    under b.csv, but b.csv no longer holds it. Both load as what they are (a.csv was skipped as a
+    copy, b.csv reloaded, and a.csv's rows were in the store nowhere)."""
+    src = tmp_path / "src"
+    b = write(src / "orders" / "b.csv", orders_bytes(3, DAY_A))
+    ws = tmp_path / "ws"
+    run_ingest(ws, [src])
+    a = src / "orders" / "a.csv"
+    a.write_bytes(b.read_bytes())
+    write(b, orders_bytes(2, DAY_B, offset=10))
+    s = run_ingest(ws, [src])
+    assert {f.path: f.status for f in s.files} == {str(a): "loaded", str(b): "loaded"}
+    assert per_date(ws) == {A: 3, B: 2} and store_files(ws) == catalog_files(ws)
+
+
 def test_the_cli_summary_names_the_earlier_file(tmp_path):
     src = tmp_path / "src"
     a = write(src / "orders" / "a.csv", orders_bytes(3, DAY_A))

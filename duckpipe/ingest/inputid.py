@@ -25,7 +25,7 @@ import duckdb
 
 from ..db import execute
 from ..sqlrender import render
-from .rawfiles import InputFile
+from .rawfiles import InputFile, fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +69,27 @@ def file_crc(path: Path, chunk: int = 1 << 24) -> str:
     return f"crc32:{crc:08x}"
 
 
-def same_content(con: duckdb.DuckDBPyConnection, f: InputFile, size: int, crc: str | None
-                 ) -> tuple[str, bool] | None:
+def same_content(con: duckdb.DuckDBPyConnection, f: InputFile, size: int, crc: str | None, fp: str,
+                 loaded: int, rejected: int) -> tuple[str, bool] | None:
     """The committed input file with the content of ``f`` (another path), and whether it still
-    exists; None when there is none (or no CRC to compare)."""
+    exists unchanged (``f`` is a copy) or is gone (``f`` is that file renamed); None when there is
+    none, no CRC to compare, or the earlier path now holds something else (then both are loaded
+    as what they are: the earlier file is reloaded as changed)."""
     if crc is None:
         return None
-    rows = execute(con, render("ingest/same_content.sql"), {"p": str(f.path), "t": f.table, "fmt": f.fmt,
-                   "size": size, "crc": crc}, template="ingest/same_content.sql").fetchall()
-    if not rows:
-        return None
-    live = [p for (p,) in rows if os.path.exists(p)]
-    return (live[0], True) if live else (rows[0][0], False)
+    rows = execute(con, render("ingest/same_content.sql"),
+                   {"p": str(f.path), "t": f.table, "fmt": f.fmt, "size": size, "crc": crc, "fp": fp,
+                    "loaded": loaded, "rejected": rejected}, template="ingest/same_content.sql").fetchall()
+    gone = None
+    for path, old_size, old_mtime, old_fp in rows:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            gone = gone or path
+            continue
+        if (st.st_size, st.st_mtime) == (old_size, old_mtime) and fingerprint(Path(path), st.st_size) == old_fp:
+            return path, True
+    return (gone, False) if gone else None
 
 
 __all__ = ["glob_literal", "same_files", "same_content", "file_crc"]

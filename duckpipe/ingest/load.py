@@ -622,7 +622,7 @@ def commit_file(con, f: InputFile, st: os.stat_result, fp: str, file_id: str, re
     previous version, log it."""
     p = str(f.path)
     if res is not None:
-        dup = same_content(con, f, st.st_size, res.crc)
+        dup = same_content(con, f, st.st_size, res.crc, fp, res.rows_loaded, res.rows_rejected)
         if dup is not None:
             return _commit_same_content(con, f, st, fp, res, dup, profile, root)
     status = "failed" if res is None else "loaded"
