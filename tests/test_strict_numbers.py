@@ -152,3 +152,36 @@ def test_parquet_non_integral_values_rejected_integral_ones_exact(tmp_path):
         " FROM read_csv($s, header = true, all_varchar = true) WHERE row_num::INT NOT IN (3, 4, 5)",
         {"s": str(SAMPLE)}).fetchall()
     assert stored(tmp_path / "ws", "SELECT sum(price), sum(quantity), sum(leavesquantity) FROM ORDERS") == want
+
+
+def test_csv_text_that_does_not_cast_in_an_optional_column_is_a_reject_on_its_line(tmp_path):
+    lines = list(LINES)
+    lines[3] = with_field(lines[3], "national_bid", b"abc")              # optional: not NULL, bad
+    f = write(tmp_path / "src" / "o.csv.gz", lines)
+    ingest(tmp_path / "ws", str(f))
+    assert account(tmp_path / "ws", f) == (DATA, DATA - 1, 1)
+    ((line, col, reason, raw, _),) = rejects(tmp_path / "ws", f)
+    assert (line, col, raw) == (4, "national_bid", lines[3]) and "not a plain integer" in reason
+
+
+@pytest.mark.parametrize("value", [b"0b101", b"0B1", b"\t12", b"1.5", b"1e2", b"5_000", b"0x10"])
+def test_the_typed_read_is_kept_only_for_files_without_lenient_bytes(tmp_path, value):
+    from duckpipe.ingest.strict import needs_strict_read
+    head = b"a,b"
+    cols = [("a", "BIGINT"), ("b", "BIGINT")]
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(head + b"\n1,2\n-3,+4\n")
+    assert not needs_strict_read(clean, False, len(head), cols)
+    lenient = tmp_path / "lenient.csv"
+    lenient.write_bytes(head + b"\n1,2\n" + value + b",4\n")
+    assert duckdb.connect().execute("SELECT TRY_CAST($v AS BIGINT) IS NOT NULL", {"v": value.decode()}
+                                    ).fetchone()[0]                # DuckDB's cast takes it ...
+    assert needs_strict_read(lenient, False, len(head), cols)      # ... so the file is read strictly
+
+
+def test_parquet_float32_order_ids_beyond_2_24_are_rejected(tmp_path):
+    f = _parquet(tmp_path / "src" / "o.parquet", "* REPLACE (price::FLOAT AS price, order_id::FLOAT AS order_id)")
+    ingest(tmp_path / "ws", str(f))
+    assert account(tmp_path / "ws", f) == (DATA, 0, DATA)
+    rj = rejects(tmp_path / "ws", f)
+    assert {r[1] for r in rj} == {"order_id"} and all("2^24" in r[2] for r in rj)

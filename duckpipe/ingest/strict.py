@@ -29,14 +29,15 @@ INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"
 _FLOATS = frozenset({"FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"})
 
 
-# Bytes without which no integer text can be lenient: a decimal point, an exponent, hex, '_'.
-_LENIENT_BYTES = re.compile(rb"[.eExX_]")
+# Bytes without which no integer text can be lenient: a decimal point, an exponent, hex or
+# binary (0x, 0b), '_', and whitespace other than spaces (DuckDB's cast takes '\t12' for 12).
+_LENIENT_BYTES = re.compile(rb"[.eExXbB_\t\v\f]")
 _CHUNK = 8 << 20
 
 
 def needs_strict_read(path: Path, gz: bool, header_bytes: int, file_cols: list[tuple[str, str]]) -> bool:
     """Whether the file must take the strict read (integer columns as text, cast in SQL: ~1.5x
-    the ingest time). A plain file without any of the bytes . e E x X _ after its header cannot
+    the ingest time). A plain file without any of those bytes after its header cannot
     hold a lenient integer text, so its typed read is exact: an exchange's all-numeric orders and
     quotes files are read at the parser's speed. One search in C over the bytes (~0.05 s per
     100 MB); a gzip file, or any file with such a byte (text columns), is read strictly."""
@@ -64,7 +65,7 @@ def read_types(file_cols: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def parquet_kind(target: str, source: str) -> str:
     """How a Parquet value is checked against an integer column: 'text' (a plain integer
-    literal), 'float' (integral and within 2^53), 'exact' (integral: DECIMAL, integers), or
+    literal), 'float' (integral and within 2^53; 'float32': 2^24), 'exact' (integral: DECIMAL, integers), or
     '' (the plain cast, as for other columns) for any other pair."""
     s = source.upper()
     if target.upper() not in INTEGER_TYPES:
@@ -72,7 +73,7 @@ def parquet_kind(target: str, source: str) -> str:
     if s == "VARCHAR":
         return "text"
     if s in _FLOATS:
-        return "float"
+        return "float" if s in ("DOUBLE", "FLOAT8") else "float32"
     return "exact" if s in INTEGER_TYPES or s.startswith("DECIMAL") else ""
 
 
@@ -124,5 +125,7 @@ PARQUET_REASONS = {
     "text": "not a plain integer (digits and an optional sign only), out of range, or required value missing",
     "float": "floating-point value in an integer column that is not integral or beyond 2^53 (a float"
              " cannot hold it exactly), or required value missing",
+    "float32": "32-bit floating-point value in an integer column that is not integral or beyond 2^24 (a"
+               " 32-bit float cannot hold it exactly), or required value missing",
     "exact": "value not integral or out of range for the integer column, or required value missing",
 }

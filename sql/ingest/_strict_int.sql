@@ -5,9 +5,10 @@
     (range). Fast path: the cast printed back equals the text (canonical digits); only other
     texts meet the regular expression (~2x the cost of the typed read for the whole check,
     where ltrim(x, ' 0123456789+-') cost ~13x). -#}
+{#- never NULL: a text that does not cast at all ('abc') is false, so int_bad finds its line -#}
 {% macro int_ok(x, t) -%}
-(TRY_CAST({{ x }} AS {{ t }})::VARCHAR = {{ x }}
- OR (regexp_full_match({{ x }}, ' *[+-]?[0-9]+ *') AND TRY_CAST({{ x }} AS {{ t }}) IS NOT NULL))
+coalesce(TRY_CAST({{ x }} AS {{ t }})::VARCHAR = {{ x }}
+ OR (regexp_full_match({{ x }}, ' *[+-]?[0-9]+ *') AND TRY_CAST({{ x }} AS {{ t }}) IS NOT NULL), false)
 {%- endmacro %}
 {% macro int_bad(x, t) -%}
 ({{ x }} IS NOT NULL AND NOT {{ int_ok(x, t) }})

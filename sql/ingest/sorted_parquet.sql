@@ -2,12 +2,13 @@
 -- or whose required value is NULL, is rejected (line = 1-based row number; see
 -- rejects_parquet.sql). The good rows, sorted like sorted_csv.sql, are streamed to the writer.
 -- An integer column takes only integral values (`kind`, ingest/strict.py): text must be a plain
--- integer literal (_strict_int.sql); a float must be integral and within 2^53 (beyond, the float
--- has already rounded it: an order id through float64 is corrupted); a DECIMAL must be integral.
+-- integer literal (_strict_int.sql); a float must be integral and within 2^53 (2^24 for a 32-bit
+-- float; beyond, the float has already rounded it: an order id through float64 is corrupted); a
+-- DECIMAL must be integral.
 {% from 'ingest/_strict_int.sql' import int_ok with context %}
 {% macro val(t, raw, kind) -%}
 {% if kind == 'text' %}CASE WHEN {{ int_ok(raw, t) }} THEN TRY_CAST({{ raw }} AS {{ t }}) END
-{%- elif kind == 'float' %}CASE WHEN {{ raw }} = trunc({{ raw }}) AND abs({{ raw }}) <= 9007199254740992 THEN TRY_CAST({{ raw }} AS {{ t }}) END
+{%- elif kind in ('float', 'float32') %}CASE WHEN {{ raw }} = trunc({{ raw }}) AND abs({{ raw }}) <= {{ 9007199254740992 if kind == 'float' else 16777216 }} THEN TRY_CAST({{ raw }} AS {{ t }}) END
 {%- elif kind == 'exact' %}CASE WHEN TRY_CAST({{ raw }} AS {{ t }}) = {{ raw }} THEN TRY_CAST({{ raw }} AS {{ t }}) END
 {%- else %}TRY_CAST({{ raw }} AS {{ t }}){% endif %}
 {%- endmacro %}
