@@ -38,10 +38,12 @@ class InputFile:
 def discover(sources: list[Path], table_globs: dict[str, str | list[str]] | None,
              profile: Profile) -> tuple[list[InputFile], list[str]]:
     """Input files per table from SOURCE folders (table folders in any letter case) and explicit
-    globs (one or several per table); the rest is skipped. A SOURCE without any input file is a
-    usage error: ingesting nothing from it and exiting 0 hid a wrong folder."""
+    globs (one or several per table); the rest is skipped. Finding no input file at all is a
+    usage error (ingesting nothing and exiting 0 hid a wrong folder); a SOURCE without input files
+    beside others that have some (a month not delivered yet) is listed as skipped."""
     files: list[InputFile] = []
     skipped: list[str] = []
+    empty: list[Path] = []
     for src in sources:
         src = Path(src).expanduser().resolve()
         if not src.is_dir():
@@ -58,7 +60,7 @@ def discover(sources: list[Path], table_globs: dict[str, str | list[str]] | None
             else:
                 skipped.append(str(child))
         if len(files) == before:
-            raise UsageError(_no_input_files(src, profile))
+            empty.append(src)
     for table, patterns in (table_globs or {}).items():
         if table not in profile.tables:
             raise UsageError(f"unknown table {table!r} (known: {', '.join(profile.tables)})")
@@ -68,6 +70,9 @@ def discover(sources: list[Path], table_globs: dict[str, str | list[str]] | None
             if not matches:
                 raise UsageError(f"--{table} {pattern}: matches no file")
             files.extend(InputFile(p, table, pattern) for p in matches)
+    if empty and not files:
+        raise UsageError(_no_input_files(empty[0], profile))
+    skipped.extend(str(src) for src in empty)
     seen: set[Path] = set()
     unique = [f for f in files if not (f.path in seen or seen.add(f.path))]
     return unique, skipped
