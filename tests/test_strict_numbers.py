@@ -125,12 +125,15 @@ def _parquet(path: Path, select: str) -> Path:
     return path
 
 
-def test_parquet_float_order_ids_are_rejected_not_collapsed(tmp_path):
-    f = _parquet(tmp_path / "src" / "o.parquet", "* REPLACE (order_id::DOUBLE AS order_id)")
+@pytest.mark.parametrize("float_type,bound", [("DOUBLE", "2^53"), ("FLOAT", "2^24")])
+def test_parquet_float_order_ids_are_rejected_not_collapsed(tmp_path, float_type, bound):
+    """Order ids (19 digits) through a float are already rounded: every row is a reject. A 32-bit
+    float holds integers exactly only to 2^24, a 64-bit one to 2^53."""
+    f = _parquet(tmp_path / "src" / "o.parquet", f"* REPLACE (order_id::{float_type} AS order_id)")
     ingest(tmp_path / "ws", str(f))
     assert account(tmp_path / "ws", f) == (DATA, 0, DATA)
     rj = rejects(tmp_path / "ws", f)
-    assert {r[1] for r in rj} == {"order_id"} and all("2^53" in r[2] for r in rj)
+    assert {r[1] for r in rj} == {"order_id"} and all(bound in r[2] for r in rj)
     assert [r[0] for r in rj] == list(range(1, DATA + 1))
 
 
@@ -178,10 +181,3 @@ def test_the_typed_read_is_kept_only_for_files_without_lenient_bytes(tmp_path, v
                                     ).fetchone()[0]                # DuckDB's cast takes it ...
     assert needs_strict_read(lenient, False, len(head), cols)      # ... so the file is read strictly
 
-
-def test_parquet_float32_order_ids_beyond_2_24_are_rejected(tmp_path):
-    f = _parquet(tmp_path / "src" / "o.parquet", "* REPLACE (price::FLOAT AS price, order_id::FLOAT AS order_id)")
-    ingest(tmp_path / "ws", str(f))
-    assert account(tmp_path / "ws", f) == (DATA, 0, DATA)
-    rj = rejects(tmp_path / "ws", f)
-    assert {r[1] for r in rj} == {"order_id"} and all("2^24" in r[2] for r in rj)
