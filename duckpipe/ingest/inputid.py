@@ -8,9 +8,9 @@ the same content under another name.
 - A file reached twice (a symlinked SOURCE folder, a SOURCE plus a ``--TABLE`` glob) is one
   file: :func:`same_files` keeps the first path of each real file and maps a later path of a
   file already in the manifest onto the path the manifest records.
-- A file whose content (table, format, size, whole-file CRC) equals a committed one is not
-  committed again: :func:`same_content` finds the earlier path (a rename if it is gone, a copy
-  if it is still there).
+- A file whose content (table, format, size, whole-file CRC, fingerprint, rows loaded and
+  rejected) equals a committed one is not committed again: :func:`same_content` finds the
+  earlier path (a rename if it is gone, a copy if it still holds that content).
 """
 from __future__ import annotations
 
