@@ -107,15 +107,10 @@ def locate_csv(con: duckdb.DuckDBPyConnection, path: Path, gz: bool, sc: LineSca
     n_bad, n_rows = con.execute("SELECT count(*), max(n_rows) FROM _dp_strict").fetchall()[0]
     if not n_bad:
         return 0
-    n_lines = con.execute("SELECT count(*) FROM _dp_strict_lines").fetchall()[0][0]
-    if n_lines == n_rows:
-        con.execute("INSERT INTO _dp_rejects SELECT l.line, s.column_name, s.reason, NULL, 'CAST'"
-                    " FROM _dp_strict s JOIN _dp_strict_lines l USING (k)")
-    else:                                 # cannot happen unless DuckDB lost rows: keep them, lineless
+    matched = con.execute("SELECT count(*) FROM _dp_strict_lines").fetchall()[0][0] == n_rows
+    if not matched:                       # cannot happen unless DuckDB lost rows: keep them, lineless
         log.warning("%s: %d row(s) with a bad integer could not be matched to their lines", path, n_bad)
-        con.execute("INSERT INTO _dp_rejects SELECT NULL, column_name, reason, NULL, 'CAST' FROM _dp_strict")
-    for t in ("_dp_strict", "_dp_strict_lines"):
-        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    _run(con, "ingest/strict_int_rejects.sql", matched=matched)
     return n_bad
 
 

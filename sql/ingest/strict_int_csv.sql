@@ -14,7 +14,7 @@ SELECT k, n_rows, _all,
 FROM (
     SELECT row_number() OVER () AS k, count(*) OVER () AS n_rows, *
     FROM (
-        SELECT {% for n, t in strict.items() %}{% if n in required %}NOT coalesce({{ int_ok(n | ident, t) }}, false){% else %}{{ int_bad(n | ident, t) }}{% endif %} AS {{ ("_bad_" ~ n) | ident }}, {{ n | ident }}, {% endfor %}
+        SELECT {% for n, t in strict.items() %}{% if n in required %}NOT {{ int_ok(n | ident, t) }}{% else %}{{ int_bad(n | ident, t) }}{% endif %} AS {{ ("_bad_" ~ n) | ident }}, {{ n | ident }}, {% endfor %}
                hash({% for n, t in file_cols if not n.startswith('_extra_') %}{{ n | ident }}{{ ", " if not loop.last }}{% endfor %}) AS _all
 
         FROM read_csv({{ path | literal }},
