@@ -168,16 +168,21 @@ def test_csv_text_that_does_not_cast_in_an_optional_column_is_a_reject_on_its_li
 
 
 @pytest.mark.parametrize("value", [b"0b101", b"0B1", b"\t12", b"1.5", b"1e2", b"5_000", b"0x10"])
-def test_the_typed_read_is_kept_only_for_files_without_lenient_bytes(tmp_path, value):
+def test_the_typed_read_is_kept_only_when_no_integer_value_holds_a_lenient_byte(tmp_path, value):
     from duckpipe.ingest.strict import needs_strict_read
-    head = b"a,b"
-    cols = [("a", "BIGINT"), ("b", "BIGINT")]
-    clean = tmp_path / "clean.csv"
-    clean.write_bytes(head + b"\n1,2\n-3,+4\n")
-    assert not needs_strict_read(clean, False, len(head), cols)
-    lenient = tmp_path / "lenient.csv"
-    lenient.write_bytes(head + b"\n1,2\n" + value + b",4\n")
     assert duckdb.connect().execute("SELECT TRY_CAST($v AS BIGINT) IS NOT NULL", {"v": value.decode()}
-                                    ).fetchone()[0]                # DuckDB's cast takes it ...
-    assert needs_strict_read(lenient, False, len(head), cols)      # ... so the file is read strictly
+                                    ).fetchone()[0]                # DuckDB's cast takes it, so ...
+    con = duckdb.connect()
+    cols = [("a", "BIGINT"), ("t", "VARCHAR"), ("b", "BIGINT")]
 
+    def strict(body: bytes) -> bool:
+        path = tmp_path / "f.csv"
+        path.write_bytes(b"a,t,b\n" + body)
+        return needs_strict_read(con, path, str(path), "none", cols)
+
+    assert not strict(b"1,x,2\n-3,y,+4\n")                             # no such byte anywhere
+    assert not strict(b"1,Rest of Day,2\n-3,\"" + value + b"\",+4\n")  # only in the text column
+    assert strict(b"1,Rest of Day,2\n" + value + b",y,4\n")            # ... in an integer column
+    assert strict(b"1,Rest of Day,2\n3,y," + value + b"\n")
+    assert strict(b"1,Rest of Day,2\n" + value + b",y\n")              # in a row the reader skips
+    assert not strict(b"1,x,2\n") and needs_strict_read(con, tmp_path / "f.csv", "", "gzip", cols)

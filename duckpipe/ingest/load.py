@@ -212,14 +212,15 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     if not any(names):
         raise InputError(f"{f.path}: empty file, no header line")
     file_cols, present = map_columns(tdef, names, f.path)
-    checked = needs_strict_read(f.path, gz, len(header), file_cols)
-    strict = dict(file_cols=read_types(file_cols) if checked else file_cols,
-                  strict=strict_columns(file_cols) if checked else {},
-                  required=[c.name for c in tdef.columns if c.required and c.name in present])
+    required = [c.name for c in tdef.columns if c.required and c.name in present]
+    strict: dict = {}           # the read's file_cols, strict and required (locate_csv reads the same)
 
-    def attempt(path: str, compression: str) -> None:
-        (stmt,) = _statements("ingest/sorted_csv.sql", path=path,
-                              compression=compression, buffer_size=_csv_buffer(con),
+    def attempt(path: str, compression: str, real: Path) -> None:
+        buffer = _csv_buffer(con)
+        checked = needs_strict_read(con, real, path, compression, file_cols, buffer)
+        strict.update(file_cols=read_types(file_cols) if checked else file_cols,
+                      strict=strict_columns(file_cols) if checked else {}, required=required)
+        (stmt,) = _statements("ingest/sorted_csv.sql", path=path, compression=compression, buffer_size=buffer,
                               rejects_table=REJ_T, rejects_scan=REJ_S, **strict, **_event_ctx(tdef, present))
         _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
 
@@ -244,8 +245,8 @@ def _csv_buffer(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file_id: str,
-              attempt: Callable[[str, str], None], discard: Callable[[], None]) -> LineScan:
-    """Run ``attempt(path, compression)`` on the file as it is, or on a sanitised copy (``\\n``
+              attempt: Callable[[str, str, Path], None], discard: Callable[[], None]) -> LineScan:
+    """Run ``attempt(path as SQL reads it, compression, path)`` on the file as it is, or on a sanitised copy (``\\n``
     line endings, lines with a quote that never closes emptied; same line numbers) when the
     line splitter finds that DuckDB cannot read it as it is. A file that looks regular in its
     first chunk is scanned alongside the read (no extra time); if the scan then finds an
@@ -256,7 +257,7 @@ def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file
     failure: BaseException | None = None
     if sc is None or not sc.needs_sanitise:
         try:
-            attempt(glob_literal(str(f.path)), "gzip" if gz else "none")
+            attempt(glob_literal(str(f.path)), "gzip" if gz else "none", f.path)
         except (duckdb.Error, QueryError) as exc:
             failure = exc
         finally:
@@ -275,7 +276,7 @@ def _read_csv(con, f: InputFile, gz: bool, ncols: int, pool, staging: Path, file
     copy = staging / f"{file_id}.csv"
     try:
         sanitise(f.path, gz, copy, set(sc.bad_quotes))
-        attempt(str(copy), "none")
+        attempt(str(copy), "none", copy)
     finally:
         copy.unlink(missing_ok=True)
     return sc
@@ -457,7 +458,7 @@ def _load_reference(con, f: InputFile, out_dir: Path, file_id: str, root: Path, 
         if not any(parse_header(header)):
             raise InputError(f"{f.path}: empty file, no header line")
 
-        def attempt(path: str, compression: str) -> None:
+        def attempt(path: str, compression: str, _real: Path) -> None:
             _sql(con, "ingest/stage_reference.sql", names=names, path=path, compression=compression,
                  buffer_size=_csv_buffer(con), rejects_table=REJ_T, rejects_scan=REJ_S)
             res.rows_loaded = con.execute("SELECT count(*) FROM _dp_ref").fetchone()[0]

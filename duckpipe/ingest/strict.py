@@ -11,7 +11,7 @@ in sql/ingest/sorted_parquet.sql (``parquet_kinds``).
 from __future__ import annotations
 
 import logging
-import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..db import execute
 from ..sqlrender import render, split_statements
 from .inputid import glob_literal
-from .linesplit import LineScan, blank_lines, sanitise
+from .linesplit import LineScan, blank_lines, read_header, sanitise
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,51 @@ _FLOATS = frozenset({"FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"})
 
 # Bytes without which no integer text can be lenient: a decimal point, an exponent, hex or
 # binary (0x, 0b), '_', and whitespace other than spaces (DuckDB's cast takes '\t12' for 12).
-_LENIENT_BYTES = re.compile(rb"[.eExXbB_\t\v\f]")
+_LENIENT_BYTES = b".eExXbB_\t\v\f"      # the same set as the pattern in sql/ingest/lenient_bytes.sql
 _CHUNK = 8 << 20
 
 
-def needs_strict_read(path: Path, gz: bool, header_bytes: int, file_cols: list[tuple[str, str]]) -> bool:
-    """Whether the file must take the strict read (integer columns as text, cast in SQL: ~1.5x
-    the ingest time). A plain file without any of those bytes after its header cannot
-    hold a lenient integer text, so its typed read is exact: an exchange's all-numeric orders and
-    quotes files are read at the parser's speed. One search in C over the bytes (~0.05 s per
-    100 MB); a gzip file, or any file with such a byte (text columns), is read strictly."""
-    if not strict_columns(file_cols):
+def needs_strict_read(con: duckdb.DuckDBPyConnection, path: Path, sql_path: str, compression: str,
+                      file_cols: list[tuple[str, str]], buffer_size: int | None = None) -> bool:
+    """Whether the file at ``path`` must take the strict read (integer columns as text, cast in
+    SQL: ~4x the typed read of an orders file), or its typed read is exact.
+
+    The typed read is exact when no integer value holds a byte of ``_LENIENT_BYTES``. One pass
+    in C counts those bytes after the header; none (an all-numeric quotes file): typed. Beside it
+    sql/ingest/lenient_bytes.sql counts them in the values of the other columns (an exchange's
+    decoded text columns hold them: 'Rest of Day', 'Sell'); equal counts: typed. ``sql_path`` is
+    the same file as DuckDB reads it (the check must see the split the read will see). A gzip
+    file, or a count that fails, is read strictly: the check can only cost time, never exactness.
+    """
+    ints = strict_columns(file_cols)
+    if not ints:
         return False
-    if gz:
+    if compression != "none":
         return True
+    skip = len(read_header(path, False))
+    others = [n for n, _ in file_cols if n not in ints]
+    if not others:
+        return lenient_bytes(path, skip) > 0
+    sql = render("ingest/lenient_bytes.sql", path=sql_path, compression=compression, buffer_size=buffer_size,
+                 columns=[n for n, _ in file_cols], others=others)
+    with ThreadPoolExecutor(1, thread_name_prefix="duckpipe-lenient") as pool:
+        in_file = pool.submit(lenient_bytes, path, skip)      # beside DuckDB's count (it releases the GIL)
+        try:
+            in_others = con.execute(sql).fetchall()[0][0]
+        except duckdb.Error as exc:        # the strict read reports what is wrong with the file
+            log.debug("%s: lenient-byte count failed (%s); strict read", path, exc)
+            in_others = None
+        return in_file.result() > 0 and in_others != in_file.result()
+
+
+def lenient_bytes(path: Path, skip: int) -> int:
+    """How many bytes of ``_LENIENT_BYTES`` the file holds after its first ``skip`` bytes."""
+    n = 0
     with open(path, "rb") as fh:
-        fh.seek(header_bytes)
+        fh.seek(skip)
         while chunk := fh.read(_CHUNK):
-            if _LENIENT_BYTES.search(chunk):
-                return True
-    return False
+            n += len(chunk) - len(chunk.translate(None, _LENIENT_BYTES))
+    return n
 
 
 def strict_columns(file_cols: list[tuple[str, str]]) -> dict[str, str]:
