@@ -157,14 +157,23 @@ def test_parquet_non_integral_values_rejected_integral_ones_exact(tmp_path):
     assert stored(tmp_path / "ws", "SELECT sum(price), sum(quantity), sum(leavesquantity) FROM ORDERS") == want
 
 
-def test_csv_text_that_does_not_cast_in_an_optional_column_is_a_reject_on_its_line(tmp_path):
+@pytest.mark.parametrize("also_lenient", [False, True])
+def test_csv_text_that_does_not_cast_in_an_optional_column_is_a_reject_on_its_line(tmp_path, also_lenient):
+    """'abc' fails the typed read's cast (DuckDB's message); with a '1.5' elsewhere the file is
+    read again strictly and both rows are rejects (the strict reasons)."""
     lines = list(LINES)
     lines[3] = with_field(lines[3], "national_bid", b"abc")              # optional: not NULL, bad
+    if also_lenient:
+        lines[5] = with_field(lines[5], "quantity", b"1.5")
     f = write(tmp_path / "src" / "o.csv.gz", lines)
     ingest(tmp_path / "ws", str(f))
-    assert account(tmp_path / "ws", f) == (DATA, DATA - 1, 1)
-    ((line, col, reason, raw, _),) = rejects(tmp_path / "ws", f)
-    assert (line, col, raw) == (4, "national_bid", lines[3]) and "not a plain integer" in reason
+    bad = 1 + also_lenient
+    assert account(tmp_path / "ws", f) == (DATA, DATA - bad, bad)
+    rj = rejects(tmp_path / "ws", f)
+    assert [(r[0], r[1], r[3]) for r in rj] == [(4, "national_bid", lines[3]), (6, "quantity", lines[5])][:bad]
+    assert "abc" in rj[0][2]
+    if also_lenient:
+        assert all("not a plain integer" in r[2] for r in rj) and rj[1][2].endswith(": 1.5")
 
 
 @pytest.mark.parametrize("value", [b"0b101", b"0B1", b"\t12", b"1.5", b"1e2", b"5_000", b"0x10"])
@@ -186,3 +195,16 @@ def test_the_typed_read_is_kept_only_when_no_integer_value_holds_a_lenient_byte(
     assert strict(b"1,Rest of Day,2\n3,y," + value + b"\n")
     assert strict(b"1,Rest of Day,2\n" + value + b",y\n")              # in a row the reader skips
     assert not strict(b"1,x,2\n") and needs_strict_read(con, tmp_path / "f.csv", "", "gzip", cols)
+
+
+@pytest.mark.parametrize("name", ["o.csv", "o.csv.gz"])
+def test_text_columns_with_lenient_bytes_keep_the_typed_read(tmp_path, name):
+    """The sample's text columns hold 'e' and 'a' ('Rest of Day'): read typed and checked after,
+    not read again; a '1.5' in an integer column makes the second, strict read."""
+    for case, lines in (("clean", LINES), ("lenient", [*LINES[:5], with_field(LINES[5], "quantity", b"1.5"),
+                                                       *LINES[6:]])):
+        f = write(tmp_path / case / name, lines)
+        res = duckpipe_cli("ingest", "--orders", str(f), "--workspace", str(tmp_path / f"ws_{case}"), "-v")
+        assert res.returncode == 0, res.stderr
+        assert ("reading its integers strictly" in res.stderr) == (case == "lenient"), res.stderr
+        assert account(tmp_path / f"ws_{case}", f) == (DATA, DATA - (case == "lenient"), case == "lenient")

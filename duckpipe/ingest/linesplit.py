@@ -73,11 +73,17 @@ def peek_irregular(path: Path, gz: bool) -> bool:
     return b"\r" in c or b'"' in c
 
 
+# Bytes without which no integer text can be lenient in DuckDB's cast: a decimal point, an
+# exponent, hex or binary (0x, 0b), '_', and whitespace other than spaces ('\t12' casts to 12).
+LENIENT_BYTES = b".eExXbB_\t\v\f"       # the same set as the patterns in ingest.strict and sql/ingest/
+
+
 @dataclass
 class LineScan:
     lines: int = 0                 # physical lines (header included)
     blank: int = 0                 # empty physical lines outside quoted fields
     crc: int = 0                   # CRC32 of the decompressed bytes
+    lenient: int = 0               # bytes of LENIENT_BYTES (header included): strict.lenient_accounted
     n_lf: int = 0
     n_cr: int = 0
     n_crlf: int = 0
@@ -164,6 +170,7 @@ def scan(path: Path, gz: bool, ncols: int | None = None) -> LineScan:
     last = b"\n"                   # last normalised byte seen (a file starting with \n: line 1 blank)
     for c in _chunks(path, gz):
         out.crc = zlib.crc32(c, out.crc)
+        out.lenient += len(c) - len(c.translate(None, LENIENT_BYTES))
         lf = c.count(b"\n")
         out.n_lf += lf
         if b"\r" in c:

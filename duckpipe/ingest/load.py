@@ -42,7 +42,17 @@ from .inputid import file_crc, glob_literal, same_content, same_files
 from .linesplit import LineScan, extract, peek_irregular, read_header, sanitise, scan
 from .memory import csv_buffer_size, ingest_threads, memory_limit
 from .rawfiles import InputFile, discover, fingerprint, parse_header, scan_lines
-from .strict import PARQUET_REASONS, locate_csv, needs_strict_read, parquet_kind, read_types, strict_columns
+from .strict import (
+    PARQUET_REASONS,
+    lenient_accounted,
+    lenient_in,
+    locate_csv,
+    needs_strict_read,
+    parquet_kind,
+    read_types,
+    strict_columns,
+    verifiable_after,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +135,7 @@ class Loaded:
     blank: int = 0
     lines: int | None = None
     crc: str | None = None
+    lenient: int = 0             # bytes of strict.LENIENT_BYTES in the text columns' values read
 
 
 def _sql(con: duckdb.DuckDBPyConnection, template: str, **ctx) -> duckdb.DuckDBPyConnection:
@@ -214,15 +225,17 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     file_cols, present = map_columns(tdef, names, f.path)
     required = [c.name for c in tdef.columns if c.required and c.name in present]
     strict: dict = {}           # the read's file_cols, strict and required (locate_csv reads the same)
+    counted = verifiable_after(file_cols)      # text columns whose lenient bytes the read counts
+    plans = (False, True) if counted is not None else (None,)   # None: decide before reading
 
-    def attempt(path: str, compression: str, real: Path) -> None:
+    def attempt(path: str, compression: str, real: Path) -> None:     # reads ``plan`` of the loop below
         buffer = _csv_buffer(con)
-        checked = needs_strict_read(con, real, path, compression, file_cols, buffer)
+        checked = plan if plan is not None else needs_strict_read(con, real, path, compression, file_cols, buffer)
         strict.update(file_cols=read_types(file_cols) if checked else file_cols,
                       strict=strict_columns(file_cols) if checked else {}, required=required)
         (stmt,) = _statements("ingest/sorted_csv.sql", path=path, compression=compression, buffer_size=buffer,
                               rejects_table=REJ_T, rejects_scan=REJ_S, **strict, **_event_ctx(tdef, present))
-        _write_sorted(con, stmt, tdef, out_dir, file_id, root, res)
+        _write_sorted(con, stmt, tdef, out_dir, file_id, root, res, () if checked else counted or ())
 
     def discard() -> None:
         for rel, _, _ in res.store:
@@ -231,11 +244,18 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
             tmp.unlink(missing_ok=True)
         res.store.clear()
         res.slices.clear()
-        res.rows_loaded = 0
+        res.rows_loaded = res.lenient = 0
 
-    sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
-    _finish_csv(con, f, gz, header, sc, res,
-                lambda: locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging", file_id, strict))
+    for plan in plans:
+        sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
+        _finish_csv(con, f, gz, header, sc, res,
+                    lambda sc=sc: locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging", file_id, strict))
+        if plan is not False or lenient_accounted(con, sc, header, res.lenient):
+            break
+        log.info("%s: an integer column holds a '.', 'e', 'x', 'b', '_' or a tab; reading its integers strictly",
+                 f.path)
+        discard()
+        _drop_rejects(con)
     return res
 
 
@@ -366,12 +386,13 @@ def _prefetched(reader, depth: int = 2):
 
 
 def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, root: Path,
-                  res: Loaded) -> None:
+                  res: Loaded, counted: tuple[str, ...] = ()) -> None:
     """Stream the sorted query into ``out_dir/date=D/<file_id>.parquet`` (temporary names, renamed
     once every date is complete) in ROW_GROUP_SIZE row groups, and sum the slice checksums.
 
     Rows arrive sorted by date first, so each date's writer is opened once and closed when the
-    next date starts: at most one writer and one batch in memory.
+    next date starts: at most one writer and one batch in memory. ``counted``: text columns whose
+    lenient bytes are added up in ``res.lenient`` (strict.lenient_accounted).
     """
     sec = tdef.security_col
     data_cols = [n for n, _ in tdef.store_columns()]
@@ -393,6 +414,8 @@ def _write_sorted(con, sql: str, tdef: TableDef, out_dir: Path, file_id: str, ro
             if not batch.num_rows:
                 continue
             h = batch.column("_h")
+            for col in counted:
+                res.lenient += lenient_in(batch.column(col))
             if len(partials) >= 256:                     # bounded whatever the file size
                 partials = [_sum_slices(partials, "lo", "hi", "n")]
             partials.append(pa.table({

@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..db import execute
 from ..sqlrender import render, split_statements
 from .inputid import glob_literal
-from .linesplit import LineScan, blank_lines, read_header, sanitise
+from .linesplit import LENIENT_BYTES, LineScan, blank_lines, read_header, sanitise
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,9 @@ INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"
 _FLOATS = frozenset({"FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"})
 
 
-# Bytes without which no integer text can be lenient: a decimal point, an exponent, hex or
-# binary (0x, 0b), '_', and whitespace other than spaces (DuckDB's cast takes '\t12' for 12).
-_LENIENT_BYTES = b".eExXbB_\t\v\f"      # the same set as the pattern in sql/ingest/lenient_bytes.sql
+_LENIENT_PATTERN = "[.eExXbB_\t\v\f]"     # LENIENT_BYTES as a regular expression (RE2)
+_COUNTED_TYPES = frozenset({"VARCHAR"})   # text columns: their lenient bytes are counted in the values
+_DATES = frozenset({"DATE"})              # a date text with such a byte ('2024.09.02') leaves a difference
 _CHUNK = 8 << 20
 
 
@@ -40,7 +40,7 @@ def needs_strict_read(con: duckdb.DuckDBPyConnection, path: Path, sql_path: str,
     """Whether the file at ``path`` must take the strict read (integer columns as text, cast in
     SQL: ~4x the typed read of an orders file), or its typed read is exact.
 
-    The typed read is exact when no integer value holds a byte of ``_LENIENT_BYTES``. One pass
+    The typed read is exact when no integer value holds a byte of ``LENIENT_BYTES``. One pass
     in C counts those bytes after the header; none (an all-numeric quotes file): typed. Beside it
     sql/ingest/lenient_bytes.sql counts them in the values of the other columns (an exchange's
     decoded text columns hold them: 'Rest of Day', 'Sell'); equal counts: typed. ``sql_path`` is
@@ -68,13 +68,48 @@ def needs_strict_read(con: duckdb.DuckDBPyConnection, path: Path, sql_path: str,
         return in_file.result() > 0 and in_others != in_file.result()
 
 
+def verifiable_after(file_cols: list[tuple[str, str]]) -> tuple[str, ...] | None:
+    """The text columns to count when the file can be read typed first and checked afterwards
+    (:func:`lenient_accounted`); None when it cannot: no integer column (nothing to check), a
+    column the read does not keep (``_extra_``), or one whose values are not text (a float's
+    '.', a boolean's 'e' would always differ: decided before reading, ``needs_strict_read``)."""
+    ints = strict_columns(file_cols)
+    if not ints:
+        return None
+    others = [(n, t.upper()) for n, t in file_cols if n not in ints]
+    if any(n.startswith("_extra_") or t not in _COUNTED_TYPES | _DATES for n, t in others):
+        return None
+    return tuple(n for n, t in others if t in _COUNTED_TYPES)
+
+
+def lenient_in(values: pa.Array | pa.ChunkedArray) -> int:
+    """Lenient bytes in a text column's values, counted once per distinct value."""
+    import pyarrow.compute as pc
+    counts = pc.value_counts(values)
+    per_value = pc.count_substring_regex(counts.field("values"), _LENIENT_PATTERN)
+    return int(pc.sum(pc.multiply(per_value, counts.field("counts"))).as_py() or 0)
+
+
+def lenient_accounted(con: duckdb.DuckDBPyConnection, sc: LineScan, header: bytes, in_values: int) -> bool:
+    """After a typed read: whether every lenient byte of the file (``sc.lenient``, the line pass)
+    is in the header, in a text value read (``in_values``) or in a rejected line's exact bytes;
+    then no integer value held one and the typed read was exact. A reject without its bytes (a
+    row the parser lost) cannot be accounted: False, and the file is read again strictly."""
+    rows = con.execute("SELECT line, any_value(raw_line) FROM _dp_rejects GROUP BY line").fetchall()
+    if any(line is None or raw is None for line, raw in rows):
+        return False
+    rejected = sum(len(raw) - len(bytes(raw).translate(None, LENIENT_BYTES)) for _, raw in rows)
+    in_header = len(header) - len(header.translate(None, LENIENT_BYTES))
+    return sc.lenient == in_header + in_values + rejected
+
+
 def lenient_bytes(path: Path, skip: int) -> int:
-    """How many bytes of ``_LENIENT_BYTES`` the file holds after its first ``skip`` bytes."""
+    """How many bytes of ``LENIENT_BYTES`` the file holds after its first ``skip`` bytes."""
     n = 0
     with open(path, "rb") as fh:
         fh.seek(skip)
         while chunk := fh.read(_CHUNK):
-            n += len(chunk) - len(chunk.translate(None, _LENIENT_BYTES))
+            n += len(chunk) - len(chunk.translate(None, LENIENT_BYTES))
     return n
 
 
