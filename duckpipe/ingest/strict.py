@@ -2,10 +2,13 @@
 
 DuckDB's text-to-integer cast, in ``read_csv`` as in ``CAST``, also takes ``12.31`` (stored
 12), ``7.9047940029E+18`` (an order id Excel rounded), ``1e2``, ``0x10`` and ``5_000``, with
-no option to refuse them (duckdb/duckdb#25824). So the CSV reader reads integer columns as
-text and sql/ingest/sorted_csv.sql casts them, leaving out rows with a bad value; as DuckDB's
-CSV reader numbers no rows, ``locate_csv`` finds those rows' lines afterwards, and only when
-rows are missing from the account (sql/ingest/strict_int_csv.sql). Parquet inputs are checked
+no option to refuse them (duckdb/duckdb#25824). Such a text needs one of ``LENIENT_BYTES``.
+A CSV is read typed first; afterwards ``lenient_accounted`` checks that every such byte of the
+file is in its header, a text value or a rejected line. Else (and before the read for files it
+cannot check: ``needs_strict_read``) the CSV reader reads integer columns as text and
+sql/ingest/sorted_csv.sql casts them, leaving out rows with a bad value; as DuckDB's CSV reader
+numbers no rows, ``locate_csv`` finds those rows' lines afterwards, and only when rows are
+missing from the account (sql/ingest/strict_int_csv.sql). Parquet inputs are checked
 in sql/ingest/sorted_parquet.sql (``parquet_kinds``).
 """
 from __future__ import annotations
