@@ -87,7 +87,6 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
             views_for["files"] = job.files
         steps["store views"] = time.perf_counter() - start
     pipe = pipelines.get(job.pipeline)
-    steps: dict[str, float] = {}
     extra = {"profile": get_profile(job.profile)} if pipe.uses_profile else {}
     tables = pipe.compute(con, list(job.units), job.params, job.scenarios, timings=steps, **extra)
     missing = [t for t in pipe.result_tables if t not in tables]
