@@ -249,7 +249,8 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     for plan in plans:
         sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
         _finish_csv(con, f, gz, header, sc, res,
-                    lambda sc=sc: locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging", file_id, strict))
+                    lambda sc=sc: strict["strict"] and locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging",
+                                                                  file_id, strict))
         if plan is not False or lenient_accounted(con, sc, header, res.lenient):
             break
         log.info("%s: an integer column holds a '.', 'e', 'x', 'b', '_' or a tab; reading its integers strictly",
