@@ -98,7 +98,7 @@ def lenient_accounted(con: duckdb.DuckDBPyConnection, sc: LineScan, header: byte
     is in the header, in a text value read (``in_values``) or in a rejected line's exact bytes;
     then no integer value held one and the typed read was exact. A reject without its bytes (a
     row the parser lost) cannot be accounted: False, and the file is read again strictly."""
-    rows = con.execute("SELECT line, any_value(raw_line) FROM _dp_rejects GROUP BY line").fetchall()
+    rows = execute(con, render("ingest/rejected_lines.sql"), template="ingest/rejected_lines.sql").fetchall()
     if any(line is None or raw is None for line, raw in rows):
         return False
     rejected = sum(len(raw) - len(bytes(raw).translate(None, LENIENT_BYTES)) for _, raw in rows)
