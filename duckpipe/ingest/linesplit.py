@@ -75,7 +75,13 @@ def peek_irregular(path: Path, gz: bool) -> bool:
 
 # Bytes without which no integer text can be lenient in DuckDB's cast: a decimal point, an
 # exponent, hex or binary (0x, 0b), '_', and whitespace other than spaces ('\t12' casts to 12).
-LENIENT_BYTES = b".eExXbB_\t\v\f"       # the same set as the patterns in ingest.strict and sql/ingest/
+LENIENT_BYTES = b".eExXbB_\t\v\f"
+LENIENT_PATTERN = "[.eExXbB_\t\v\f]"     # the same set as a regular expression (RE2: pyarrow, DuckDB)
+
+
+def lenient_count(data: bytes) -> int:
+    """How many bytes of ``LENIENT_BYTES`` ``data`` holds (one pass in C)."""
+    return len(data) - len(data.translate(None, LENIENT_BYTES))
 
 
 @dataclass
@@ -170,7 +176,7 @@ def scan(path: Path, gz: bool, ncols: int | None = None) -> LineScan:
     last = b"\n"                   # last normalised byte seen (a file starting with \n: line 1 blank)
     for c in _chunks(path, gz):
         out.crc = zlib.crc32(c, out.crc)
-        out.lenient += len(c) - len(c.translate(None, LENIENT_BYTES))
+        out.lenient += lenient_count(c)
         lf = c.count(b"\n")
         out.n_lf += lf
         if b"\r" in c:

@@ -13,6 +13,7 @@ bytes of rejected lines are re-read only when there are rejects, so
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import itertools
@@ -228,7 +229,7 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
     counted = verifiable_after(file_cols)      # text columns whose lenient bytes the read counts
     plans = (False, True) if counted is not None else (None,)   # None: decide before reading
 
-    def attempt(path: str, compression: str, real: Path) -> None:     # reads ``plan`` of the loop below
+    def attempt(path: str, compression: str, real: Path, *, plan: bool | None) -> None:
         buffer = _csv_buffer(con)
         checked = plan if plan is not None else needs_strict_read(con, real, path, compression, file_cols, buffer)
         strict.update(file_cols=read_types(file_cols) if checked else file_cols,
@@ -247,7 +248,8 @@ def _load_event(con, f: InputFile, tdef: TableDef, out_dir: Path, file_id: str, 
         res.rows_loaded = res.lenient = 0
 
     for plan in plans:
-        sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id, attempt, discard)
+        sc = _read_csv(con, f, gz, len(names), pool, out_dir.parent / ".staging", file_id,
+                       functools.partial(attempt, plan=plan), discard)
         _finish_csv(con, f, gz, header, sc, res,
                     lambda sc=sc: strict["strict"] and locate_csv(con, f.path, gz, sc, out_dir.parent / ".staging",
                                                                   file_id, strict))

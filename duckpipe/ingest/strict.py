@@ -23,7 +23,7 @@ import pyarrow as pa
 from ..db import execute
 from ..sqlrender import render, split_statements
 from .inputid import glob_literal
-from .linesplit import LENIENT_BYTES, LineScan, blank_lines, read_header, sanitise
+from .linesplit import LENIENT_PATTERN, LineScan, blank_lines, lenient_count, read_header, sanitise
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,6 @@ INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"
 _FLOATS = frozenset({"FLOAT", "REAL", "DOUBLE", "FLOAT4", "FLOAT8"})
 
 
-_LENIENT_PATTERN = "[.eExXbB_\t\v\f]"     # LENIENT_BYTES as a regular expression (RE2)
 _COUNTED_TYPES = frozenset({"VARCHAR"})   # text columns: their lenient bytes are counted in the values
 _DATES = frozenset({"DATE"})              # a date text with such a byte ('2024.09.02') leaves a difference
 _CHUNK = 8 << 20
@@ -60,7 +59,7 @@ def needs_strict_read(con: duckdb.DuckDBPyConnection, path: Path, sql_path: str,
     if not others:
         return lenient_bytes(path, skip) > 0
     sql = render("ingest/lenient_bytes.sql", path=sql_path, compression=compression, buffer_size=buffer_size,
-                 columns=[n for n, _ in file_cols], others=others)
+                 columns=[n for n, _ in file_cols], others=others, pattern=LENIENT_PATTERN)
     with ThreadPoolExecutor(1, thread_name_prefix="duckpipe-lenient") as pool:
         in_file = pool.submit(lenient_bytes, path, skip)      # beside DuckDB's count (it releases the GIL)
         try:
@@ -89,7 +88,7 @@ def lenient_in(values: pa.Array | pa.ChunkedArray) -> int:
     """Lenient bytes in a text column's values, counted once per distinct value."""
     import pyarrow.compute as pc
     counts = pc.value_counts(values)
-    per_value = pc.count_substring_regex(counts.field("values"), _LENIENT_PATTERN)
+    per_value = pc.count_substring_regex(counts.field("values"), LENIENT_PATTERN)
     return int(pc.sum(pc.multiply(per_value, counts.field("counts"))).as_py() or 0)
 
 
@@ -101,9 +100,8 @@ def lenient_accounted(con: duckdb.DuckDBPyConnection, sc: LineScan, header: byte
     rows = execute(con, render("ingest/rejected_lines.sql"), template="ingest/rejected_lines.sql").fetchall()
     if any(line is None or raw is None for line, raw in rows):
         return False
-    rejected = sum(len(raw) - len(bytes(raw).translate(None, LENIENT_BYTES)) for _, raw in rows)
-    in_header = len(header) - len(header.translate(None, LENIENT_BYTES))
-    return sc.lenient == in_header + in_values + rejected
+    rejected = sum(lenient_count(bytes(raw)) for _, raw in rows)
+    return sc.lenient == lenient_count(header) + in_values + rejected
 
 
 def lenient_bytes(path: Path, skip: int) -> int:
@@ -112,7 +110,7 @@ def lenient_bytes(path: Path, skip: int) -> int:
     with open(path, "rb") as fh:
         fh.seek(skip)
         while chunk := fh.read(_CHUNK):
-            n += len(chunk) - len(chunk.translate(None, LENIENT_BYTES))
+            n += lenient_count(chunk)
     return n
 
 
