@@ -78,6 +78,15 @@ def arrow_of(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> pa.T
     return pa.table({name: pa.array([r.get(name) for r in rows], type=_T[typ]) for name, typ in columns})
 
 
+def batch_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the settings of the executors' batch connections (their join
+    operators among them), so the oracle checks test the plans a run uses."""
+    from duckpipe.engine.executor import tune_for_batches
+    con = duckdb.connect()
+    tune_for_batches(con)
+    return con
+
+
 def make_views(con: duckdb.DuckDBPyConnection, orders: list[dict], trades: list[dict], nbbo: list[dict]) -> None:
     """Create tables orders/trades/nbbo with exactly the view columns and types."""
     for name, rows, cols in (("orders", orders, ORDERS_COLUMNS), ("trades", trades, TRADES_COLUMNS),

@@ -6,10 +6,9 @@ import math
 import random
 import re
 
-import duckdb
 import oracle
 import pytest
-from oracle_data import MISSING, complete, make_views, random_unit, ts_at
+from oracle_data import MISSING, batch_connection, complete, make_views, random_unit, ts_at
 
 from duckpipe.analysis import pipelines
 from duckpipe.analysis import steps as analysis
@@ -34,7 +33,7 @@ KEYS = {
 # ------------------------------------------------------------------ helpers
 
 def compute(orders, trades, nbbo, units, params=None, scenarios=None):
-    con = duckdb.connect()
+    con = batch_connection()
     make_views(con, orders, trades, nbbo)
     res = analysis.compute_batch(con, units, params or {}, scenarios or DEFAULT_SCENARIOS)
     return {k: v.to_pylist() for k, v in res.items()}
@@ -251,7 +250,7 @@ def test_dark_simulation(hand):
 
 def test_result_columns_match_catalog(hand):
     """compute_batch returns exactly the columns and types of sql/analysis/results_ddl.sql."""
-    con = duckdb.connect()
+    con = batch_connection()
     pipelines.get("analysis").create_tables(con)
     pipelines.get("analysis").create_tables(con)       # idempotent
     o, t, q = hand_unit()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import random
 
-import duckdb
 import pytest
-from oracle_data import MISSING, random_unit, ts_at
+from oracle_data import MISSING, batch_connection, random_unit, ts_at
 from test_analysis import BIG, D1, D2, SEC, both, by, ev, tr
 
 from duckpipe.analysis import markouts
@@ -205,7 +204,7 @@ def test_venue_classes_come_from_the_profile(monkeypatch):
     for r in t:
         if r["matchgroupid"] == 14:
             r["dealsource"] = 44
-    con = duckdb.connect()
+    con = batch_connection()
     from oracle_data import make_views
     make_views(con, o, t, q)
     res = analysis.compute_batch(con, UNITS, {}, [])

@@ -108,12 +108,27 @@ def worker_id() -> str:
 
 def _configure_executor(con: duckdb.DuckDBPyConnection, *, memory_limit: str, threads: int,
                         temp_dir: Path | str) -> None:
-    """The run's settings, plus a Parquet footer cache: every batch of a date scans the same
-    immutable store files (a new ingest writes new file names), and by-unit batches would
-    otherwise parse the footers of all three files again for every unit (~2 ms a unit)."""
+    """The run's settings, then :func:`tune_for_batches`."""
     configure(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
+    tune_for_batches(con)
+
+
+def tune_for_batches(con: duckdb.DuckDBPyConnection) -> None:
+    """Settings of a connection that computes batches (the tests' oracle checks use them too):
+
+    - a Parquet footer cache: every batch of a date scans the same immutable store files (a new
+      ingest writes new file names), and by-unit batches would otherwise parse the footers of
+      all three files again for every unit (~2 ms a unit);
+    - as-of joins always by DuckDB's sort-merge ASOF operator: below ``asof_loop_join_threshold``
+      (64 rows, as estimated at plan time) DuckDB plans them as a nested loop join over every
+      quote of the unit plus a grouping, and the small batches of by-unit runs (a few hundred
+      fills, estimated below 64) paid ~50 ms a batch for it in the markouts alone
+      (BENCHMARKS.md, "By-unit batches: the as-of lookups");
+    - no progress bar: a Dask worker's stderr is no place for it.
+    """
     con.execute("SET parquet_metadata_cache = true")
-    con.execute("SET enable_progress_bar = false")     # a Dask worker's stderr is no place for it
+    con.execute("SET asof_loop_join_threshold = 0")
+    con.execute("SET enable_progress_bar = false")
 
 
 def compute_job(job: BatchJob) -> BatchOutput:
@@ -180,4 +195,4 @@ def make_executor(name: str, *, memory_limit: str, threads: int, temp_dir: Path,
     return LocalExecutor(memory_limit, threads, temp_dir)
 
 
-__all__ = ["BatchJob", "BatchOutput", "compute_job", "LocalExecutor", "check_executor", "make_executor"]
+__all__ = ["BatchJob", "BatchOutput", "compute_job", "tune_for_batches", "LocalExecutor", "check_executor", "make_executor"]
