@@ -195,4 +195,5 @@ def make_executor(name: str, *, memory_limit: str, threads: int, temp_dir: Path,
     return LocalExecutor(memory_limit, threads, temp_dir)
 
 
-__all__ = ["BatchJob", "BatchOutput", "compute_job", "tune_for_batches", "LocalExecutor", "check_executor", "make_executor"]
+__all__ = ["BatchJob", "BatchOutput", "compute_job", "tune_for_batches", "LocalExecutor", "check_executor",
+           "make_executor"]
