@@ -4,12 +4,12 @@
 -- Reads: _partial_build (the units to build), order_states, sweeps, dark_sweeps, scenario_costs
 --   (by name: tables or views). Writes: agg_partials_facts (appends; the caller deleted the old rows).
 -- Bound params: $lo, $hi (the dates of the units to build: lets a partitioned result view prune).
--- Dark-simulation and scenario rows take their key columns from their sweep (as before).
+-- Dark-simulation and scenario rows take their key columns from their sweep.
 -- Each kind of row (Centre Point order, sweep, simulated dark sweep, scenario) is aggregated on
 -- its own, with only its own measures, and the few resulting rows are summed per group: one
--- pass over all rows with every measure FILTERed by kind cost ~4x the CPU (four grouping sets
--- x ~30 filtered aggregates x every row). Counts absent from a group are 0, sums NULL, as a
--- FILTERed count and sum give.
+-- pass over all rows with every measure FILTERed by kind took ~3x as long (four grouping sets
+-- x ~30 filtered aggregates x every row; BENCHMARKS.md). Counts absent from a group are 0, sums
+-- NULL, as a FILTERed count and sum give.
 {# A mean's partial: the sum of a metric and the count of its non-null values. #}
 {% macro sum_and_n(value, name) -%}
 sum({{ value }}) AS {{ name }}_sum, count({{ value }}) AS {{ name }}_n
