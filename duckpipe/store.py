@@ -85,12 +85,15 @@ def view_columns(profile: Profile, table: str) -> list[tuple[str, str]]:
 
 
 def create_views(con: duckdb.DuckDBPyConnection, files: dict[str, list[str]],
-                 profile: Profile | None = None) -> None:
-    """(Re)create one view per profile table over ``files``; no files gives an empty typed view."""
+                 profile: Profile | None = None, *, temp: bool = False) -> None:
+    """(Re)create one view per profile table over ``files``; no files gives an empty typed view.
+
+    ``temp``: views of this connection only (an executor's connections to one in-memory database
+    each compute their own batch over their own dates)."""
     profile = profile or get_profile()
     for table, tdef in profile.tables.items():
         paths = sorted(files.get(table, []))
-        run_script(con, "ingest/view.sql", name=table, files=paths,
+        run_script(con, "ingest/view.sql", name=table, files=paths, temp=temp,
                    hive=tdef.kind == "event", columns=view_columns(profile, table))
     log.debug("views over %s", {t: len(v) for t, v in files.items()})
 

@@ -128,16 +128,19 @@ def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _executor(settings: Settings, options: RunOptions, memory_limit: str):
+def _executor(settings: Settings, options: RunOptions, memory_limit: str, strategy: str):
     """The executor of the run with its share of the memory budget: local, or Dask (imported
-    only then; see dask_executor)."""
+    only then; see dask_executor). Locally, by-unit batches run two at a time when there are two
+    threads (:class:`~duckpipe.engine.executor.LocalExecutor`); larger batches keep every thread
+    busy on their own."""
     if options.executor == "dask":
         from .dask_executor import DaskExecutor
         return DaskExecutor(memory_limit=memory_limit, threads=settings.threads,
                             temp_dir=settings.temp_dir, workspace=settings.workspace,
                             scheduler=options.scheduler, workers=options.workers, verbose=options.verbose)
+    in_flight = 2 if strategy == "by-unit" and settings.threads >= 2 else 1
     return make_executor(options.executor, memory_limit=memory_limit, threads=settings.threads,
-                         temp_dir=settings.temp_dir, scheduler=options.scheduler)
+                         temp_dir=settings.temp_dir, scheduler=options.scheduler, in_flight=in_flight)
 
 
 def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, plan: Plan,
@@ -148,7 +151,7 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
     budget = split(settings.memory_limit_bytes)          # one budget: catalog + executor <= the limit
     results.collect_garbage(con)                        # orphans of a killed run (views are current)
     con.execute(f"SET memory_limit = '{mb(budget.catalog)}'")
-    ex = _executor(settings, options, mb(budget.executor)) if plan.batches else make_executor(
+    ex = _executor(settings, options, mb(budget.executor), plan.strategy) if plan.batches else make_executor(
         "local", memory_limit=mb(budget.executor), threads=settings.threads, temp_dir=settings.temp_dir)
     runs.start_run(con, run_id, argv=list(options.argv), settings=settings.effective(),
                    machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,

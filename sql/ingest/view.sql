@@ -1,6 +1,7 @@
 -- One store view over an explicit list of Parquet files (never a glob: only files the
 -- manifest lists are visible). Event tables get `date` DATE from the hive path.
-CREATE OR REPLACE VIEW {{ name | ident }} AS
+-- temp: a view of this connection only (an executor's connections each read their own dates).
+CREATE OR REPLACE {{ "TEMP " if temp else "" }}VIEW {{ name | ident }} AS
 {% if files %}
 SELECT * FROM read_parquet({{ files | literal }},
     hive_partitioning = {{ hive | literal }},

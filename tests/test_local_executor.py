@@ -1,0 +1,77 @@
+"""The local executor with two batches in flight (by-unit runs): each job computed once, on its
+own connection, two at a time, and a by-unit run's results equal a packed run's."""
+from __future__ import annotations
+
+import threading
+import time
+
+import duckdb
+from conftest import copy_workspace, duckpipe_inproc
+from test_resilience import TABLES, _same, _snapshot
+
+from duckpipe import store
+from duckpipe.engine import executor as ex
+from duckpipe.engine.executor import BatchJob, LocalExecutor
+
+
+def _jobs(ws, n: int, tmp_path) -> list[BatchJob]:
+    """``n`` one-unit jobs of the counts pipeline over the workspace's store, on different dates."""
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        units = con.execute("SELECT DISTINCT security_code, date FROM store_partitions WHERE table_name = 'orders'"
+                            " ORDER BY date, security_code").fetchall()
+        files = store.store_files(con, tables=["orders", "trades"], root=ws)
+    finally:
+        con.close()
+    picked = units[:: max(1, len(units) // n)][:n]
+    return [BatchJob(i, ((int(s), d),), {t: [p for p in v if f"date={d.isoformat()}" in p] for t, v in files.items()},
+                     {}, [], "counts", "512MB", 2, str(tmp_path / "tmp"), workspace=str(tmp_path / "out"))
+            for i, (s, d) in enumerate(picked, 1)]
+
+
+def test_two_in_flight_computes_each_job_once_two_at_a_time(workspace, tmp_path, monkeypatch):
+    jobs = _jobs(workspace, 6, tmp_path)
+    running, most, lock = 0, 0, threading.Lock()
+    compute_on = ex.compute_on
+
+    def watched(con, job, views_for=None):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)                    # long enough for the other thread to start its job
+            return compute_on(con, job, views_for)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(ex, "compute_on", watched)
+    local = LocalExecutor("512MB", 2, tmp_path / "tmp", in_flight=2)
+    try:
+        got = list(local.run_jobs(iter(jobs)))
+    finally:
+        local.close()
+    assert most == 2
+    assert sorted(j.batch_id for j, _ in got) == [j.batch_id for j in jobs]
+    for job, out in got:                        # each output is its own job's unit (own views, own dates)
+        assert not isinstance(out, BaseException), out
+        assert list(out.rows_per_unit) == list(job.units)
+
+
+def test_by_unit_runs_two_batches_at_once_with_the_packed_results(ran_template, tmp_path):
+    ws = copy_workspace(ran_template, tmp_path / "ws")
+    want = _snapshot(ran_template, TABLES["analysis"])
+    res = duckpipe_inproc("run", "--workspace", str(ws), "--strategy", "by-unit", "--rerun", "all", "-q",
+                          "--memory-limit", "1GB", "--threads", "2")
+    assert res.returncode == 0, res.stderr
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        executor = con.execute("SELECT executor FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+    finally:
+        con.close()
+    assert '"in_flight": 2' in executor
+    got = _snapshot(ws, TABLES["analysis"])
+    for table in want:
+        assert len(got[table]) == len(want[table]), table
+        assert all(_same(a, b) for a, b in zip(got[table], want[table])), table
