@@ -75,3 +75,29 @@ def test_by_unit_runs_two_batches_at_once_with_the_packed_results(ran_template, 
     for table in want:
         assert len(got[table]) == len(want[table]), table
         assert all(_same(a, b) for a, b in zip(got[table], want[table])), table
+
+
+def test_close_waits_for_a_batch_still_in_flight(workspace, tmp_path, monkeypatch):
+    """A caller that stops after the first output (Ctrl-C, an error) and closes the executor
+    before the generator is closed: the other batch is stopped and waited for, not left running
+    on a closed connection."""
+    jobs = _jobs(workspace, 3, tmp_path)
+    compute_on = ex.compute_on
+    ended = []
+
+    def slow(con, job, views_for=None):
+        try:
+            if job.batch_id != jobs[0].batch_id:
+                time.sleep(0.5)                 # still running when the caller closes
+            return compute_on(con, job, views_for)
+        finally:
+            ended.append(job.batch_id)          # computed or interrupted: either way, over
+
+    monkeypatch.setattr(ex, "compute_on", slow)
+    local = LocalExecutor("512MB", 2, tmp_path / "tmp", in_flight=2)
+    outputs = local.run_jobs(iter(jobs))
+    first_job, first = next(outputs)
+    assert first_job.batch_id == jobs[0].batch_id and not isinstance(first, BaseException)
+    local.close()                               # the generator is still open here
+    assert jobs[1].batch_id in ended            # the batch in flight ended before the connections closed
+    outputs.close()                             # and the generator closes cleanly after

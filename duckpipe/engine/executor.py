@@ -165,6 +165,7 @@ class LocalExecutor:
         self._free: queue.SimpleQueue[int] = queue.SimpleQueue()    # connections not computing
         for i in range(len(cons)):
             self._free.put(i)
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None   # while run_jobs has jobs in flight
 
     def compute(self, job: BatchJob) -> BatchOutput:
         """One job on a free connection (waits for one while all are computing)."""
@@ -191,6 +192,7 @@ class LocalExecutor:
         todo = iter(jobs)
         pending: dict[concurrent.futures.Future, BatchJob] = {}
         with concurrent.futures.ThreadPoolExecutor(len(self._cons), thread_name_prefix="duckpipe-batch") as pool:
+            self._pool = pool
             try:
                 while True:
                     while len(pending) < len(self._cons) and (job := next(todo, None)) is not None:
@@ -203,15 +205,25 @@ class LocalExecutor:
             finally:
                 if pending:                # the caller stopped early (Ctrl-C, an error): stop the rest
                     self.interrupt()
+                self._pool = None
 
     def describe(self) -> dict[str, Any]:
         return {"executor": "local", "scheduler": None, "in_flight": len(self._cons)}
 
     def interrupt(self) -> None:
         for con in self._cons:
-            con.interrupt()
+            try:
+                con.interrupt()
+            except duckdb.ConnectionException:     # already closed: nothing runs on it
+                pass
 
     def close(self) -> None:
+        """Close the connections, after stopping and waiting for any batch still in flight (a
+        caller that stopped consuming ``run_jobs`` may not have closed that generator yet)."""
+        pool = self._pool
+        if pool is not None:
+            self.interrupt()
+            pool.shutdown(wait=True)
         for con in reversed(self._cons):
             con.close()
 
