@@ -62,15 +62,18 @@ def test_two_in_flight_computes_each_job_once_two_at_a_time(workspace, tmp_path,
 def test_by_unit_runs_two_batches_at_once_with_the_packed_results(ran_template, tmp_path):
     ws = copy_workspace(ran_template, tmp_path / "ws")
     want = _snapshot(ran_template, TABLES["analysis"])
-    res = duckpipe_inproc("run", "--workspace", str(ws), "--strategy", "by-unit", "--rerun", "all", "-q",
-                          "--memory-limit", "1GB", "--threads", "2")
+    res = duckpipe_inproc("run", "--workspace", str(ws), "--strategy", "by-unit", "--rerun", "all", "--units", "1-12",
+                          "-q", "--memory-limit", "1GB", "--threads", "2")       # 12 units again, two at a time
     assert res.returncode == 0, res.stderr
     con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
     try:
-        executor = con.execute("SELECT executor FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()[0][0]
+        run_id, executor = con.execute("SELECT run_id, executor FROM runs ORDER BY started_at DESC LIMIT 1").fetchall()[0]
+        done_in_run = con.execute("SELECT count(*) FROM units WHERE run_id = $r AND status = 'done'",
+                                  {"r": run_id}).fetchall()[0][0]
     finally:
         con.close()
     assert '"in_flight": 2' in executor
+    assert done_in_run == 12
     got = _snapshot(ws, TABLES["analysis"])
     for table in want:
         assert len(got[table]) == len(want[table]), table
