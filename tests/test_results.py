@@ -133,7 +133,9 @@ def test_kill_between_file_write_and_commit_leaves_an_invisible_orphan_then_resu
     committed = set(_committed(workspace))
     on_disk = set(_parquet_files(workspace))
     orphans = on_disk - committed
-    assert len(committed) == 2 and len(orphans) == 1            # batch 3 wrote its file, never committed
+    # batch 3 wrote its file and was never committed; by-unit keeps two batches in flight, so
+    # batch 4 may have written its file too
+    assert len(committed) == 2 and 1 <= len(orphans) <= 2
     done = _query(workspace, "SELECT count(*) FROM units WHERE status = 'done'")[0][0]
     assert done == 2
     # the next command (here: units) rebuilds the views over the committed files and removes the orphan
