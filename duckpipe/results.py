@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import re
 import uuid
 from collections import defaultdict
@@ -349,17 +350,15 @@ def compact(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection, roo
     if not groups:
         return 0
     cols = _columns(con)
-    written = []
-    for table, d in groups:
+    copies = []                                     # (table, date, relative path, temp file, COPY statement)
+    for table, d in groups:                         # the catalog is read here, in this thread
         full, partial, live = view_parts(con, root, table, d)
         rel = f"{RESULTS_DIR}/{table}/date={d.isoformat()}/{uuid.uuid4().hex}.parquet"
-        final = root / rel
-        tmp = final.with_name(f".{final.name}.tmp")
+        tmp = (root / rel).with_name(f".{Path(rel).name}.tmp")
         body = select_sql(cols[table], full, partial, live)
-        work.execute(f"COPY ({body}) TO {quote_literal(str(tmp))}"
-                     " (FORMAT parquet, COMPRESSION zstd)")
-        os.replace(tmp, final)
-        written.append((table, d, rel, final.stat().st_size))
+        copies.append((table, d, rel, tmp, f"COPY ({body}) TO {quote_literal(str(tmp))}"
+                                           " (FORMAT parquet, COMPRESSION zstd)"))
+    written = _copy_all(work, root, copies)
     with db.transaction(con):                       # one commit for all groups (a commit each cost ~30 ms)
         for table, d, rel, size in written:
             n_units, n_rows = con.execute("SELECT count(*), sum(rows) FROM result_files WHERE table_name = $t"
@@ -370,6 +369,35 @@ def compact(con: duckdb.DuckDBPyConnection, work: duckdb.DuckDBPyConnection, roo
                         {"p": rel, "t": table, "d": d})
     log.info("compacted %d (table, date) groups of result files", len(groups))
     return len(groups)
+
+
+def _copy_all(work: duckdb.DuckDBPyConnection, root: Path, copies: list) -> list[tuple]:
+    """Run the groups' COPY statements two at a time, each on its own cursor of ``work`` (so
+    under its one memory limit): one COPY at a time kept ~1.4 of two cores busy (12.7 s wall,
+    17.6 CPU s for the 75 groups of a 240-unit by-unit run). Each file is written under a temp
+    name and renamed."""
+    opened = [work.cursor() for _ in range(min(2, len(copies)))]
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for cursor in opened:
+        free.put(cursor)
+
+    def copy(item: tuple) -> tuple:
+        table, d, rel, tmp, sql = item
+        cursor = free.get()
+        try:
+            cursor.execute(sql)
+        finally:
+            free.put(cursor)
+        final = root / rel
+        os.replace(tmp, final)
+        return table, d, rel, final.stat().st_size
+
+    try:
+        with ThreadPoolExecutor(max(1, len(opened)), thread_name_prefix="duckpipe-compact") as pool:
+            return list(pool.map(copy, copies))
+    finally:
+        for cursor in opened:
+            cursor.close()
 
 
 __all__ = ["ResultFile", "write_batch", "ensure", "heal", "refresh_views", "collect_garbage", "swap", "drop_all",
