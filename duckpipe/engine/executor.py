@@ -161,19 +161,19 @@ class LocalExecutor:
         for con in cons:
             _configure_executor(con, memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)
         self._cons = cons
-        self._views: list[dict] = [{} for _ in cons]     # consecutive batches of one date reuse the views
-        self._free: queue.SimpleQueue[int] = queue.SimpleQueue()    # connections not computing
-        for i in range(len(cons)):
-            self._free.put(i)
+        # connections not computing, each with the views it holds (consecutive batches of one date reuse them)
+        self._free: queue.SimpleQueue[tuple[duckdb.DuckDBPyConnection, dict]] = queue.SimpleQueue()
+        for con in cons:
+            self._free.put((con, {}))
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None   # while run_jobs has jobs in flight
 
     def compute(self, job: BatchJob) -> BatchOutput:
         """One job on a free connection (waits for one while all are computing)."""
-        i = self._free.get()
+        con, views = self._free.get()
         try:
-            return compute_on(self._cons[i], job, self._views[i])
+            return compute_on(con, job, views)
         finally:
-            self._free.put(i)
+            self._free.put((con, views))
 
     def _outcome(self, job: BatchJob) -> BatchOutput | BaseException:
         try:
