@@ -38,14 +38,15 @@ def _wait_running(ws, proc, timeout=60.0):
         time.sleep(0.05)
 
 
-def _wait_units_done(ws, proc, n: int, timeout=60.0):
-    """Until the run in ``proc`` has committed ``n`` units (its status file says so) or has ended."""
+def _wait_units_done(ws, proc, n: int, timeout=60.0, key="units_done"):
+    """Until the run in ``proc`` has committed ``n`` units (its status file says so; ``key``
+    "batches_done": computed ``n`` batches) or has ended."""
     import json
     deadline = time.time() + timeout
     while n > 0 and time.time() < deadline and proc.poll() is None:
         try:
             st = json.loads((ws / "status.json").read_text())
-            if st.get("pid") == proc.pid and st.get("units_done", 0) >= n:
+            if st.get("pid") == proc.pid and st.get(key, 0) >= n:
                 return
         except (OSError, ValueError):
             pass
@@ -163,7 +164,9 @@ def test_ctrl_c_stops_cleanly_with_exit_3_and_resumes(workspace):
     proc = _start_run(workspace, "--pipeline", "counts", "--strategy", "by-unit", "--cool-every", "1",
                       "--cool-seconds", "0.2")
     _wait_running(workspace, proc)
-    time.sleep(2.0)
+    # a batch computed (by-unit: held, not yet committed; Ctrl-C commits it), not every one
+    _wait_units_done(workspace, proc, 1, key="batches_done")
+    time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 3, err

@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO, duckpipe_inproc
 
 from duckpipe import api, results
+from duckpipe.engine import runner
 from duckpipe.settings import resolve
 
 
@@ -52,7 +53,7 @@ def test_result_tables_are_views_over_committed_files(workspace, tmp_path, monke
     files = _parquet_files(workspace)
     assert files == _committed(workspace) and files
     assert all(f.startswith("results/unit_counts/date=") and f.endswith(".parquet") for f in files)
-    # by-unit batches wrote one file per unit; the end-of-run compaction left one per date
+    # by-unit batches wrote a few units to a file; the end-of-run compaction left one per date
     n_dates = _query(workspace, "SELECT count(DISTINCT date) FROM units")[0][0]
     assert len(files) == n_dates
     assert _query(workspace, "SELECT sum(rows) FROM result_files")[0][0] == n_units
@@ -69,7 +70,9 @@ def test_rerun_replaces_exactly_the_units_rows_also_in_a_shared_file(workspace, 
     api.run(s, parse_selection(units="1,2"), strategy="by-unit", rerun="all", pipeline="counts", quiet=True)
     assert _counts(workspace) == before                      # each unit once, same values
     after = _committed(workspace)
-    assert len(after) == len(first) + 2 and set(first) < set(after)
+    rerun_dates = {d for d, p in _query(workspace, "SELECT date, path FROM result_files") if p not in first}
+    # the two one-unit batches are written together: one new file per date of theirs
+    assert set(first) < set(after) and len(after) == len(first) + len(rerun_dates) and rerun_dates
     view = _query(workspace, "SELECT sql FROM duckdb_views() WHERE view_name = 'unit_counts'")[0][0]
     assert "SEMI JOIN" in view                               # the shared file of date 1 is filtered
     # the rerun units' rows are read from their new files only
@@ -104,8 +107,8 @@ def test_compaction_merges_small_files_and_keeps_rows(workspace, monkeypatch):
     assert _counts(workspace) == rows and len(_parquet_files(workspace)) == dates   # garbage removed
 
 
-# `duckpipe run` that SIGKILLs itself on entering the 3rd batch commit: the batch's result files are
-# written, its catalog transaction not begun.
+# `duckpipe run` that SIGKILLs itself on entering the 3rd commit: its result files are written, its
+# catalog transaction not begun (by-unit: each commit holds HOLD_UNITS one-unit batches).
 KILL_AT_THIRD_COMMIT = """
 import os, signal, sys
 from duckpipe import cli
@@ -133,14 +136,13 @@ def test_kill_between_file_write_and_commit_leaves_an_invisible_orphan_then_resu
     committed = set(_committed(workspace))
     on_disk = set(_parquet_files(workspace))
     orphans = on_disk - committed
-    # batch 3 wrote its file and was never committed; by-unit keeps two batches in flight, so
-    # batch 4 may have written its file too
-    assert len(committed) == 2 and 1 <= len(orphans) <= 2
+    # the third commit's files (one per date of its held units) were written, never committed
+    assert committed and orphans
     done = _query(workspace, "SELECT count(*) FROM units WHERE status = 'done'")[0][0]
-    assert done == 2
-    # the next command (here: units) rebuilds the views over the committed files and removes the orphan
+    assert done == 2 * runner.HOLD_UNITS
+    # the next command (here: units) rebuilds the views over the committed files and removes the orphans
     assert duckpipe_inproc("units", "--workspace", str(workspace), "--pipeline", "counts").returncode == 0
-    assert len(_counts(workspace)) == 2
+    assert len(_counts(workspace)) == done
     assert set(_parquet_files(workspace)) == committed
     assert duckpipe_inproc("run", "--workspace", str(workspace), "--pipeline", "counts", "--strategy", "by-unit",
                            "-q").returncode == 0

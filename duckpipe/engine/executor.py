@@ -49,6 +49,9 @@ class BatchJob:
     profile: str = DEFAULT_PROFILE
     workspace: str = "."                # result files go under <workspace>/results/
     batch_uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # False: return the result rows as Arrow (``BatchOutput.tables``) for the engine to write
+    # together with the next batches' (local one-unit batches: one file per few units, not per unit)
+    write_results: bool = True
     # Testing hook, honoured by the Dask task (never set by the CLI): a batch of more than
     # ``oom_above`` units, or holding a unit of ``oom_units``, fails with DuckDB's out-of-memory error.
     oom_above: int | None = None
@@ -63,6 +66,7 @@ class BatchOutput:
     step_seconds: dict[str, float] = field(default_factory=dict)   # per template, for run_stages
     worker: str | None = None                                       # who computed it (units.worker)
     peak_rss_bytes: int = 0                                         # of the computing process so far
+    tables: dict[str, pa.Table] | None = None                       # rows not written (job.write_results False)
 
 
 def rows_per_unit(tables: dict[str, pa.Table]) -> dict[tuple[int, dt.date], int]:
@@ -94,11 +98,15 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     missing = [t for t in pipe.result_tables if t not in tables]
     if missing:
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
+    counts = rows_per_unit(tables)
+    if not job.write_results:
+        return BatchOutput([], counts, time.perf_counter() - start, steps, worker_id(),
+                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                           tables={t: tables[t] for t in pipe.result_tables})
     t0 = time.perf_counter()
     files = results.write_batch(con, {t: tables[t] for t in pipe.result_tables}, results.pipeline_columns(pipe),
                                 job.workspace, job.batch_uuid, threads=job.threads)
     steps["write results"] = time.perf_counter() - t0
-    counts = rows_per_unit(tables)
     del tables                                  # the Arrow buffers go before the next batch
     return BatchOutput(files, counts, time.perf_counter() - start, steps, worker_id(),
                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)

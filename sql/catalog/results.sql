@@ -1,6 +1,7 @@
 -- Results written as partitions (SPEC §4): the manifest of committed result files.
 -- result_parts: one row per committed Parquet file under results/<table>/date=YYYY-MM-DD/ (path relative
---   to the workspace); `units` is how many units' rows the file holds.
+--   to the workspace); `units` is how many units' rows the file holds; `batch_id` the batch that wrote it
+--   (of one-unit batches held and written together, the first).
 -- result_files: one row per (result table, unit): the file that holds the unit's current rows. A batch's
 --   commit swaps its units' rows here in the same transaction as their checkpoint rows; a file whose units
 --   all moved elsewhere is garbage, one whose units partly moved is read through a filter.

@@ -1,0 +1,69 @@
+"""One-unit batches held and committed a few at a time (local by-unit runs, engine/runner.py):
+their rows are written as one file per table and date for up to HOLD_UNITS units, committed in
+one transaction with their checkpoint rows; Ctrl-C commits what is computed."""
+from __future__ import annotations
+
+import math
+
+import duckdb
+import pytest
+from conftest import copy_workspace
+
+from duckpipe import api, results
+from duckpipe.engine import guards, runner
+from duckpipe.errors import Interrupted
+from duckpipe.settings import resolve
+
+
+def _settings(ws):
+    return resolve(workspace=ws, memory_limit="1GB", threads=2, env={})
+
+
+def _rows(ws, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(ws / "duckpipe.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_by_unit_writes_a_few_units_to_a_file_and_commits_them_together(workspace, tmp_path, monkeypatch):
+    reference = copy_workspace(workspace, tmp_path / "reference")
+    api.run(_settings(reference), strategy="by-date", pipeline="counts", quiet=True)
+    monkeypatch.setattr(results, "COMPACT_MIN_FILES", 10**9)      # the files as the batches left them
+    monkeypatch.setattr(results, "COMPACT_SMALL_BYTES", 0)
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+
+    units, batches = _rows(workspace, "SELECT count(*), count(DISTINCT batch_id) FROM units WHERE status = 'done'")[0]
+    assert units == batches >= 3 * runner.HOLD_UNITS                 # one batch per unit
+    per_file = [n for (n,) in _rows(workspace, "SELECT count(*) FROM result_files GROUP BY path")]
+    assert sum(per_file) == units and max(per_file) <= runner.HOLD_UNITS
+    assert len(per_file) < units / 2                                  # not one file per unit
+    # one commit per HOLD_UNITS computed units (result_parts.batch_id: the first batch of the commit)
+    commits = _rows(workspace, "SELECT count(DISTINCT batch_id) FROM result_parts")[0][0]
+    assert commits == math.ceil(units / runner.HOLD_UNITS)
+    query = "SELECT * FROM unit_counts ORDER BY security_code, date"
+    assert _rows(workspace, query) == _rows(reference, query)
+
+
+def test_ctrl_c_commits_the_held_units_and_leaves_the_rest_pending(workspace, monkeypatch):
+    calls = []
+    real = guards.Guards.between_batches
+
+    def ctrl_c_after_three(self):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(guards.Guards, "between_batches", ctrl_c_after_three)
+    with pytest.raises(Interrupted):
+        api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    states = dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL"))
+    # three units were computed and held (fewer than HOLD_UNITS): Ctrl-C commits them, the batch
+    # still in flight rolls back
+    assert 3 < runner.HOLD_UNITS and states.get("done") == 3 and "running" not in states
+    assert states.get("pending", 0) == sum(states.values()) - 3
+    assert _rows(workspace, "SELECT count(*) FROM unit_counts")[0][0] == 3
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    assert dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")) == {"done": sum(states.values())}
