@@ -36,7 +36,7 @@ bench: $(STAMP)
 
 ## linear and bounded: the same pipeline at ~2 GB and ~20 GB (not part of bench: writes ~26 GB, ~1 hour)
 bench-scale: $(STAMP)
-	$(PY) bench/bench_scale.py --sizes 20x9,40x45 --memory-limit 1GB --threads 2
+	$(PY) bench/bench_scale.py --sizes 20x9,40x45 --memory-limit 1GB --threads 2 --by-unit
 
 ## Dask: ingest and run on a LocalCluster of 1 vs 2 workers (BENCHMARKS.md, issue 10)
 bench-dask: $(STAMP)

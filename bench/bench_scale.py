@@ -6,7 +6,8 @@ securities and dates, so seconds per GB should stay flat if nothing is superline
 seconds per GB of each size and their ratio, the peak RSS of ingest and of every run stage
 (the engine's own sampler, ``run_stages.peak_rss_bytes``) against limit + 0.5 GB, and the
 batches auto chose. Not part of `make bench`: the 20 GB size writes ~20 GB of CSV and ~6 GB
-of store and takes the better part of an hour on 2 cores. The CPU guard is off
+of store and takes the better part of an hour on 2 cores (`--by-unit`: also a by-unit run of
+each size, against auto's, issue 9's "by-unit within 1.5x"). The CPU guard is off
 (``--max-cpu 100``): on a shared machine it would otherwise pause the run for other people's work.
 """
 from __future__ import annotations
@@ -39,8 +40,9 @@ def limit_bytes(text: str) -> int:
     return int(text)
 
 
-def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: int) -> dict:
-    """synth, ingest and run one size in ``out``; every figure the report below needs."""
+def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: int, by_unit: bool = False) -> dict:
+    """synth, ingest and run one size in ``out``; every figure the report below needs. ``by_unit``:
+    also run ``--strategy by-unit`` on a copy of the ingested workspace (before the auto run)."""
     shutil.rmtree(out, ignore_errors=True)
     dp = [sys.executable, "-m", "duckpipe"]
     lim = ["--memory-limit", limit, "--threads", str(threads), "-q"]
@@ -50,6 +52,12 @@ def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: 
     load0 = os.getloadavg()[0]
     ingest_s, ingest_rss, ingest_cpu = measure_cpu(dp + ["ingest", str(out / "raw"), "--workspace", str(out / "ws"),
                                                          *lim], None)
+    unit_s = None
+    if by_unit:
+        shutil.copytree(out / "ws", out / "ws_by_unit")
+        unit_s, _, _ = measure_cpu(dp + ["run", "--workspace", str(out / "ws_by_unit"), "--strategy", "by-unit",
+                                         "--max-cpu", "100", *lim], None)
+        shutil.rmtree(out / "ws_by_unit", ignore_errors=True)
     run_s, run_rss, run_cpu = measure_cpu(dp + ["run", "--workspace", str(out / "ws"), "--strategy", "auto",
                                       "--max-cpu", "100", *lim], None)
     con = duckdb.connect(str(out / "ws" / "duckpipe.duckdb"), read_only=True)
@@ -64,7 +72,7 @@ def one_size(out: Path, secs: int, days: int, orders: int, limit: str, threads: 
     return {"secs": secs, "days": days, "gb": gb, "ingest_s": ingest_s, "ingest_rss": ingest_rss,
             "cpu": ingest_cpu + run_cpu,
             "run_s": run_s, "run_rss": run_rss, "stages": stages, "strategy": strategy, "reason": reason,
-            "batches": batches, "done": units_done, "failed": units_failed,
+            "batches": batches, "done": units_done, "failed": units_failed, "by_unit_s": unit_s,
             "load": (load0, os.getloadavg()[0])}
 
 
@@ -90,6 +98,9 @@ def report(rows: list[dict], limit: str, threads: int) -> None:
         print(f"\n{r['secs']} x {r['days']}: run stages (duration s, peak RSS MB):"
               f" {', '.join(f'{s} {d:.1f} s {p / 2**20:,.0f} MB' for s, d, p in r['stages'])}")
         print(f"  auto chose {r['strategy']}: {r['reason']}")
+        if r["by_unit_s"] is not None:
+            print(f"  run --strategy by-unit {r['by_unit_s']:.0f} s against auto's {r['run_s']:.0f} s:"
+                  f" **{r['by_unit_s'] / r['run_s']:.2f}x** (target <= 1.5x)")
         sizes = [b[0] for b in r["batches"]]
         print(f"  {len(sizes)} batches, units per batch {min(sizes)}-{max(sizes)}; "
               + "; ".join(f"{n} units {d0}..{d1}" for n, d0, d1 in r["batches"][:40])
@@ -109,12 +120,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("bench/out/scale"))
     ap.add_argument("--keep", action="store_true", help="keep each size's data and workspace")
+    ap.add_argument("--by-unit", action="store_true",
+                    help="also time run --strategy by-unit on a copy of each size's workspace")
     args = ap.parse_args()
     rows = []
     for spec in args.sizes.split(","):
         secs, days = parse_size(spec)
         out = args.out.resolve() / spec
-        rows.append(one_size(out, secs, days, args.orders_per_unit, args.memory_limit, args.threads))
+        rows.append(one_size(out, secs, days, args.orders_per_unit, args.memory_limit, args.threads, args.by_unit))
         print(f"done {spec}: {rows[-1]['gb']:.2f} GB, ingest {rows[-1]['ingest_s']:.0f} s,"
               f" run {rows[-1]['run_s']:.0f} s", file=sys.stderr, flush=True)
         if not args.keep:
