@@ -67,3 +67,18 @@ def test_ctrl_c_commits_the_held_units_and_leaves_the_rest_pending(workspace, mo
     assert _rows(workspace, "SELECT count(*) FROM unit_counts")[0][0] == 3
     api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
     assert dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")) == {"done": sum(states.values())}
+
+
+def test_a_failing_write_of_held_units_stops_the_run_and_blames_no_unit(workspace, monkeypatch):
+    def disk_full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(results, "write_batch", disk_full)              # only the engine's flush writes here
+        with pytest.raises(OSError, match="No space left"):
+            api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    states = dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL"))
+    assert "failed" not in states and "done" not in states        # nothing committed, no unit blamed
+    assert _rows(workspace, "SELECT status FROM runs") == [("error",)]
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    assert dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")) == {"done": sum(states.values())}
