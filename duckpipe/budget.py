@@ -5,7 +5,9 @@ rows, the results manifest, small bookkeeping queries) and the executor (the bat
 templates over the store). Each gets a share, never the whole limit: the catalog a small fixed
 share (12%, at least 128 MB, at most half), the executor the rest. Once the batches are done the
 executor is closed and the catalog gets the whole limit back for the post-run aggregation.
-Arrow buffers of a batch are dropped once its result files are written.
+Arrow buffers of a batch are dropped once its result files are written; local by-unit runs hold
+a few batches' rows first (``engine.runner``: at most a quarter of the limit, and 256 MB), within
+the command's allowance over the limit for Arrow and Python (SPEC §7: limit + 0.5 GB).
 """
 from __future__ import annotations
 

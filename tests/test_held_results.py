@@ -78,7 +78,47 @@ def test_a_failing_write_of_held_units_stops_the_run_and_blames_no_unit(workspac
         with pytest.raises(OSError, match="No space left"):
             api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
     states = dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL"))
-    assert "failed" not in states and "done" not in states        # nothing committed, no unit blamed
+    # nothing committed, and no unit left running (the next start would count it failed)
+    assert list(states) == ["pending"]
     assert _rows(workspace, "SELECT status FROM runs") == [("error",)]
     api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
     assert dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")) == {"done": sum(states.values())}
+    assert _rows(workspace, "SELECT count(*) FROM units WHERE attempts > 1")[0][0] == 0   # none recorded failed
+
+
+def test_held_rows_are_written_at_the_byte_cap_too(workspace, monkeypatch):
+    monkeypatch.setattr(runner, "HOLD_BYTES", 1)                 # every batch's rows exceed it: no holding
+    monkeypatch.setattr(results, "COMPACT_MIN_FILES", 10**9)
+    monkeypatch.setattr(results, "COMPACT_SMALL_BYTES", 0)
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    units, commits = _rows(workspace, "SELECT (SELECT count(*) FROM units), count(DISTINCT batch_id) FROM result_parts")[0]
+    assert commits == units                                       # one commit per one-unit batch
+
+
+@pytest.mark.parametrize("strategy, held", [("by-unit", True), ("by-date", False)])
+def test_only_local_by_unit_batches_hand_their_rows_back(workspace, monkeypatch, strategy, held):
+    from duckpipe.engine import executor
+    seen = []
+    real = executor.compute_on
+
+    def spy(con, job, views_for=None):
+        out = real(con, job, views_for)
+        seen.append((job.write_results, out.tables is not None, bool(out.files)))
+        return out
+
+    monkeypatch.setattr(executor, "compute_on", spy)
+    api.run(_settings(workspace), strategy=strategy, pipeline="counts", quiet=True)
+    assert seen and all(s == (not held, held, not held) for s in seen), seen
+
+
+def test_held_rows_are_committed_before_a_pause(workspace, monkeypatch):
+    from duckpipe.engine.guards import GuardConfig
+    monkeypatch.setattr(results, "COMPACT_MIN_FILES", 10**9)
+    monkeypatch.setattr(results, "COMPACT_SMALL_BYTES", 0)
+    cooling = GuardConfig(max_cpu=100.0, cool_every=3, cool_seconds=0.01)     # a pause every third batch
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True, guards=cooling)
+    per_commit = [n for (n,) in _rows(workspace, "SELECT count(DISTINCT security_code || '/' || date) FROM result_files"
+                                                 " GROUP BY batch_id")]
+    # commits of at most three units (the held ones at each pause), never HOLD_UNITS
+    assert max(per_commit) <= 3 < runner.HOLD_UNITS and sum(per_commit) == sum(_rows(workspace,
+                                                                                   "SELECT count(*) FROM units")[0])

@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 # written as one file per table and date for up to HOLD_UNITS units or a quarter of the memory
 # limit of Arrow (at most HOLD_BYTES), so a by-unit run leaves fewer files a date than the
 # compaction's threshold (results.COMPACT_MIN_FILES), like a packed run: no rewrite of every row
-# after it (82 s of a 629 s by-unit run at 20 GB), and one catalog commit per few units. A kill
-# costs at most the held units' compute.
+# after it (82 s of a 629 s by-unit run at 20 GB), and one results commit per few units. A kill
+# costs at most the held units' compute; they are written before any pause of the guards.
 HOLD_UNITS = 8
 HOLD_BYTES = 256 * 2**20
 
@@ -197,6 +197,15 @@ class Engine:
         self.step_seconds["write results"] += t1 - t0
         self.step_seconds["commit"] += time.perf_counter() - t1
 
+    def _flush_on_stop(self, signatures: dict) -> None:
+        """Ctrl-C: commit the held units (computed and whole) before stopping; a failure here is
+        logged, and the stop goes on (the units stay pending)."""
+        held = self.held_units
+        try:
+            self.flush(signatures)
+        except Exception as exc:  # noqa: BLE001 - the interruption is what the caller reports
+            log.error("could not commit the %d computed units on stopping: %s", held, exc)
+
     def mark_failed(self, unit: Unit, error: str) -> None:
         checkpoint.mark_failed(self.con, self.run_id, unit, error)
         self.failed.append((unit, error))
@@ -270,7 +279,7 @@ class Engine:
         display = self.display or Display(total_units, quiet=self.quiet)
         after_units = sum(v for k, v in self.expected_s.items() if k != "units")
         rows, input_rows, t0 = 0, 0, time.perf_counter()
-        self.guards.on_pause = lambda reason: self._paused(reason, display)
+        self.guards.on_pause = lambda reason: self._paused(reason, display, signatures)
         batches = plan_.batches
         self.mark_running(batches[0] if batches else [])
         marked = 1            # batches[:marked] are marked running (each commit marks the next one)
@@ -314,8 +323,9 @@ class Engine:
                 if n < len(plan_.batches):
                     self.guards.between_batches()
             self.flush(signatures)             # the last held batches
-        except KeyboardInterrupt:
-            self.flush(signatures)             # Ctrl-C: what is computed is kept (a 2nd Ctrl-C stops this too)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) or self.guards.stop.is_set():
+                self._flush_on_stop(signatures)   # Ctrl-C (also one that interrupted a catalog query)
             raise
         finally:
             if st.units_done != self.done:
@@ -358,7 +368,11 @@ class Engine:
         for stage, (secs, batches) in getattr(self.executor, "stage_seconds", dict)().items():
             runs.record_stage(self.con, self.run_id, stage, started=None, duration_s=secs, rows=batches)
 
-    def _paused(self, reason: str, display: Display) -> None:
+    def _paused(self, reason: str, display: Display, signatures: dict) -> None:
+        if reason:                             # a pause may be long (memory short, others' CPU): commit what is held
+            self.flush(signatures)
+            if self.status:
+                self.status.units_done = self.done
         if self.status:
             self.status.paused = reason
             self.status.state = "paused" if reason else "running"

@@ -128,6 +128,15 @@ def ctrl_c(stop: threading.Event, interruptible: list) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _release_running(eng: Engine) -> None:
+    """The units this run marked running and did not finish go back to pending: the run failed, not
+    they (left ``running``, the next start would count them failed as if a process had died)."""
+    try:
+        eng.reset_running()
+    except Exception:  # noqa: BLE001 - the run's own error is the one to report
+        log.warning("could not set this run's running units back to pending; the next run counts them failed")
+
+
 def _executor(settings: Settings, options: RunOptions, memory_limit: str, strategy: str):
     """The executor of the run with its share of the memory budget: local, or Dask (imported
     only then; see dask_executor). Locally, by-unit batches run two at a time when there are two
@@ -179,6 +188,7 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                 finalize_rows = _finalize(con, pipe, settings, eng.stage)
         except Exception:
             if not eng.guards.stop.is_set():
+                _release_running(eng)        # a run-level failure (a full disk, the catalog): no unit's
                 runs.finish_run(con, run_id, status="error", units_done=eng.done, units_failed=len(eng.failed))
                 raise
             interrupted = True               # a query stopped by Ctrl-C: rolled back above
