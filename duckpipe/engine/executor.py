@@ -99,17 +99,17 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     if missing:
         raise RuntimeError(f"pipeline {pipe.name} returned no table {missing[0]}")
     counts = rows_per_unit(tables)
-    if not job.write_results:
-        return BatchOutput([], counts, time.perf_counter() - start, steps, worker_id(),
-                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                           tables={t: tables[t] for t in pipe.result_tables})
-    t0 = time.perf_counter()
-    files = results.write_batch(con, {t: tables[t] for t in pipe.result_tables}, results.pipeline_columns(pipe),
-                                job.workspace, job.batch_uuid, threads=job.threads)
-    steps["write results"] = time.perf_counter() - t0
-    del tables                                  # the Arrow buffers go before the next batch
+    held: dict[str, pa.Table] | None = {t: tables[t] for t in pipe.result_tables}
+    del tables
+    files: list[results.ResultFile] = []
+    if job.write_results:
+        t0 = time.perf_counter()
+        files = results.write_batch(con, held, results.pipeline_columns(pipe), job.workspace, job.batch_uuid,
+                                    threads=job.threads)
+        steps["write results"] = time.perf_counter() - t0
+        held = None                             # written: the Arrow buffers go before the next batch
     return BatchOutput(files, counts, time.perf_counter() - start, steps, worker_id(),
-                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+                       resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, tables=held)
 
 
 def worker_id() -> str:

@@ -99,7 +99,7 @@ class Engine:
         self.root = store.workspace_root(con)
         self.peak_batch_rss = 0
         self.memory_splits = 0             # batches retried as halves after failing for memory
-        self.hold_results = False          # executor returns rows; the engine writes a few batches' together
+        self.hold_results = False          # set by run(): the executor returns rows, written a few batches together
         self._held: list[ComputedBatch] = []
 
     # ---------------------------------------------------------------- stages
@@ -280,6 +280,7 @@ class Engine:
         after_units = sum(v for k, v in self.expected_s.items() if k != "units")
         rows, input_rows, t0 = 0, 0, time.perf_counter()
         self.guards.on_pause = lambda reason: self._paused(reason, display, signatures)
+        self.hold_results = plan_.strategy == "by-unit" and self.executor.name == "local"   # a few units a file
         batches = plan_.batches
         self.mark_running(batches[0] if batches else [])
         marked = 1            # batches[:marked] are marked running (each commit marks the next one)

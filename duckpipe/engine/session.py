@@ -166,7 +166,6 @@ def execute(con: duckdb.DuckDBPyConnection, settings: Settings, pipe: Pipeline, 
                    machine=machine.facts(settings.workspace), strategy=plan.strategy, reason=plan.reason,
                    units_selected=n_selected, executor=ex.describe())
     eng = Engine(con, settings, pipe, ex, run_id, Guards(options.guards), status_file, quiet=options.quiet)
-    eng.hold_results = options.executor == "local" and plan.strategy == "by-unit"   # a few units a file
     eng.display = RunDisplay(quiet=options.quiet or not plan.batches)     # nothing to do: no bars
     eng.expected_s = runs.expected_stage_seconds(con) if pipe.finalize else {}
     t0 = time.perf_counter()
