@@ -69,6 +69,44 @@ def test_ctrl_c_commits_the_held_units_and_leaves_the_rest_pending(workspace, mo
     assert dict(_rows(workspace, "SELECT status, count(*) FROM units GROUP BY ALL")) == {"done": sum(states.values())}
 
 
+def test_held_rows_are_written_while_the_run_goes_on(workspace, monkeypatch):
+    """The engine's writer thread writes a flush's files; the loop keeps taking computed batches
+    meanwhile, and commits the files once written."""
+    import threading
+    write = results.write_batch
+    writing, held_during_write, writers = threading.Event(), [], set()
+    hold = runner.Engine.hold
+
+    def slow_write(*a, **k):
+        first = not writers
+        writers.add(threading.current_thread().name)
+        writing.set()
+        try:
+            for _ in range(300 if first else 0):   # until the loop has taken two more batches (at most 30 s)
+                if len(held_during_write) >= 2:
+                    break
+                threading.Event().wait(0.1)
+            return write(*a, **k)
+        finally:
+            writing.clear()
+
+    def spy_hold(self, batch, next_units):
+        if writing.is_set():
+            held_during_write.append(batch.batch_id)
+        return hold(self, batch, next_units)
+
+    monkeypatch.setattr(results, "write_batch", slow_write)
+    monkeypatch.setattr(runner.Engine, "hold", spy_hold)
+    monkeypatch.setattr(results, "COMPACT_MIN_FILES", 10**9)
+    monkeypatch.setattr(results, "COMPACT_SMALL_BYTES", 0)
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    assert len(held_during_write) >= 2 and threading.current_thread().name not in writers
+    units = _rows(workspace, "SELECT count(*) FROM units")[0][0]
+    assert _rows(workspace, "SELECT count(*) FROM units WHERE status = 'done'")[0][0] == units
+    per_file = [n for (n,) in _rows(workspace, "SELECT count(*) FROM result_files GROUP BY path")]
+    assert sum(per_file) == units and max(per_file) <= runner.HOLD_UNITS
+
+
 def test_a_failing_write_of_held_units_stops_the_run_and_blames_no_unit(workspace, monkeypatch):
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")

@@ -59,6 +59,30 @@ def test_two_in_flight_computes_each_job_once_two_at_a_time(workspace, tmp_path,
         assert list(out.rows_per_unit) == list(job.units)
 
 
+def test_the_next_job_computes_while_the_caller_holds_an_output(workspace, tmp_path, monkeypatch):
+    """The engine commits (or writes held results) between outputs: both connections stay busy then."""
+    jobs = _jobs(workspace, 4, tmp_path)
+    started: list[int] = []
+    third = threading.Event()
+    compute_on = ex.compute_on
+
+    def watched(con, job, views_for=None):
+        started.append(job.batch_id)
+        if len(started) == 3:
+            third.set()
+        return compute_on(con, job, views_for)
+
+    monkeypatch.setattr(ex, "compute_on", watched)
+    local = LocalExecutor("512MB", 2, tmp_path / "tmp", in_flight=2)
+    try:
+        outputs = local.run_jobs(iter(jobs))
+        first = next(outputs)                    # the caller now "commits" and does not come back yet
+        assert third.wait(30), f"only {started} started while the caller held an output"
+        rest = list(outputs)
+    finally:
+        local.close()
+    assert sorted(j.batch_id for j, _ in [first, *rest]) == [j.batch_id for j in jobs]
+
 def test_by_unit_runs_two_batches_at_once_with_the_packed_results(ran_template, tmp_path):
     ws = copy_workspace(ran_template, tmp_path / "ws")
     want = _snapshot(ran_template, TABLES["analysis"])

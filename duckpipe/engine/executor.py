@@ -190,9 +190,10 @@ class LocalExecutor:
             return exc
 
     def run_jobs(self, jobs: Iterable[BatchJob]) -> Iterator[tuple[BatchJob, BatchOutput | BaseException]]:
-        """Up to ``in_flight`` jobs at a time, each output yielded as it is ready; a new job is
-        taken only when the caller has consumed an output (the interface of executors that keep
-        several jobs in flight). One at a time, in order, when ``in_flight`` is 1."""
+        """Up to ``in_flight`` jobs at a time, each output yielded as it is ready. The job that takes
+        a finished one's place starts before that output is yielded: while the caller commits it
+        (or writes the held results of several), ``in_flight`` jobs still compute. One at a time,
+        in order, when ``in_flight`` is 1."""
         if len(self._cons) == 1:
             for job in jobs:
                 yield job, self._outcome(job)
@@ -209,7 +210,10 @@ class LocalExecutor:
                         return
                     done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
                     for fut in done:
-                        yield pending.pop(fut), fut.result()
+                        job = pending.pop(fut)
+                        if (nxt := next(todo, None)) is not None:   # computes while the caller commits
+                            pending[pool.submit(self._outcome, nxt)] = nxt
+                        yield job, fut.result()
             finally:
                 if pending:                # the caller stopped early (Ctrl-C, an error): stop the rest
                     self.interrupt()

@@ -13,6 +13,7 @@ A failing batch is retried unit by unit; a failing unit is marked failed and the
 """
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import logging
 import os
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 # written as one file per table and date for up to HOLD_UNITS units or a quarter of the memory
 # limit of Arrow (at most HOLD_BYTES), so a by-unit run leaves fewer files a date than the
 # compaction's threshold (results.COMPACT_MIN_FILES), like a packed run: no rewrite of every row
-# after it (82 s of a 629 s by-unit run at 20 GB), and one results commit per few units. A kill
-# costs at most the held units' compute; they are written before any pause of the guards.
+# after it (82 s of a 629 s by-unit run at 20 GB), and one results commit per few units. The
+# engine's writer thread writes one such set while the next is computed (the byte cap counts
+# both). A kill costs at most those units' compute; they are committed before any pause of the guards.
 HOLD_UNITS = 8
 HOLD_BYTES = 256 * 2**20
 
@@ -54,6 +56,14 @@ class ComputedBatch:
     batch_id: int
     units: list[Unit]
     out: BatchOutput                   # held: its rows in ``out.tables``, not written yet
+
+
+@dataclass
+class HeldWrite:
+    """Held batches whose files the engine's writer thread is writing; committed once written."""
+    future: concurrent.futures.Future
+    batches: list[ComputedBatch]
+    nbytes: int                        # their Arrow, counted in the hold's byte cap until committed
 
 
 @dataclass
@@ -101,6 +111,8 @@ class Engine:
         self.memory_splits = 0             # batches retried as halves after failing for memory
         self.hold_results = False          # set by run(): the executor returns rows, written a few batches together
         self._held: list[ComputedBatch] = []
+        self._writing: HeldWrite | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None   # writes held batches' files
 
     # ---------------------------------------------------------------- stages
     @contextmanager
@@ -170,32 +182,59 @@ class Engine:
 
     @property
     def held_units(self) -> int:
-        return sum(len(b.units) for b in self._held)
+        """Units computed and not committed yet: held, or in the write in progress."""
+        writing = self._writing.batches if self._writing else []
+        return sum(len(b.units) for b in [*self._held, *writing])
 
     def flush_due(self) -> bool:
-        """HOLD_UNITS units held, or a quarter of the memory limit of Arrow (at most HOLD_BYTES)."""
+        """HOLD_UNITS units held, or a quarter of the memory limit of Arrow (at most HOLD_BYTES),
+        counting the rows still being written."""
         held_bytes = sum(t.nbytes for b in self._held for t in b.out.tables.values())
-        return self.held_units >= HOLD_UNITS or held_bytes >= min(HOLD_BYTES, self.settings.memory_limit_bytes // 4)
+        held_bytes += self._writing.nbytes if self._writing else 0
+        held = sum(len(b.units) for b in self._held)
+        return held >= HOLD_UNITS or held_bytes >= min(HOLD_BYTES, self.settings.memory_limit_bytes // 4)
 
-    def flush(self, signatures: dict) -> None:
+    def flush(self, signatures: dict, *, wait: bool = True) -> None:
         """Write the held batches' rows as one file per table and date, then commit them. Called by
-        the run's loop, not by a batch: a failure here (a full disk) stops the run, it is no unit's."""
+        the run's loop, not by a batch: a failure here (a full disk) stops the run, it is no unit's.
+
+        One write at a time, by a thread of its own: ``wait`` False (the loop) returns at once, so
+        the executor computes on while the files are written, and the loop commits them when they
+        are (:meth:`commit_written`). Any earlier write is committed first."""
         import pyarrow as pa
+        self.commit_written(signatures)
         held, self._held = self._held, []
-        if not held:
-            return
+        if held:
+            tables = {t: pa.concat_tables([b.out.tables[t] for b in held], promote_options="permissive")
+                      for t in self.pipe.result_tables}
+            for b in held:
+                b.out.tables = None              # the Arrow buffers go once written
+            if self._writer is None:
+                self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="duckpipe-flush")
+            self._writing = HeldWrite(self._writer.submit(self._write_held, tables), held,
+                                      sum(t.nbytes for t in tables.values()))
+            del tables
+        if wait:
+            self.commit_written(signatures)
+
+    def _write_held(self, tables: dict) -> tuple[list[results.ResultFile], float]:
         t0 = time.perf_counter()
-        tables = {t: pa.concat_tables([b.out.tables[t] for b in held], promote_options="permissive")
-                  for t in self.pipe.result_tables}
         files = results.write_batch(None, tables, results.pipeline_columns(self.pipe), self.root,
                                     threads=self.settings.threads)
-        del tables
-        for b in held:
-            b.out.tables = None                  # the Arrow buffers go now
-        t1 = time.perf_counter()
-        self.commit(held, files, signatures, [])
-        self.step_seconds["write results"] += t1 - t0
-        self.step_seconds["commit"] += time.perf_counter() - t1
+        return files, time.perf_counter() - t0
+
+    def commit_written(self, signatures: dict, *, block: bool = True) -> None:
+        """Commit the batches of the write in progress once their files are written (waits for them,
+        unless ``block`` is False). A failed write raises here and its units stay running."""
+        w = self._writing
+        if w is None or not (block or w.future.done()):
+            return
+        self._writing = None
+        files, seconds = w.future.result()
+        t0 = time.perf_counter()
+        self.commit(w.batches, files, signatures, [])
+        self.step_seconds["write results"] += seconds
+        self.step_seconds["commit"] += time.perf_counter() - t0
 
     def _flush_on_stop(self, signatures: dict) -> None:
         """Ctrl-C: commit the held units (computed and whole) before stopping; a failure here is
@@ -306,8 +345,9 @@ class Engine:
                 next_units = batches[marked] if marked < len(batches) else []
                 marked += bool(next_units)
                 rows += self.run_batch(job.batch_id, batch, signatures, next_units, outcome)
+                self.commit_written(signatures, block=False)
                 if self.flush_due():
-                    self.flush(signatures)
+                    self.flush(signatures, wait=False)
                 if not isinstance(outcome, BaseException) and outcome.worker:
                     st.workers[outcome.worker] = st.workers.get(outcome.worker, 0) + len(batch)
                 elapsed = time.perf_counter() - t0
@@ -329,6 +369,9 @@ class Engine:
                 self._flush_on_stop(signatures)   # Ctrl-C (also one that interrupted a catalog query)
             raise
         finally:
+            if self._writer is not None:       # an error stopped the run mid-write: its files stay orphans
+                self._writer.shutdown(wait=True)
+                self._writer = None
             if st.units_done != self.done:
                 st.units_done = self.done
                 self.status_file.write(st)
