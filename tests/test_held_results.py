@@ -107,6 +107,46 @@ def test_held_rows_are_written_while_the_run_goes_on(workspace, monkeypatch):
     assert sum(per_file) == units and max(per_file) <= runner.HOLD_UNITS
 
 
+def test_the_byte_cap_waits_for_the_write_in_progress_instead_of_writing_each_unit(workspace, monkeypatch):
+    """Units of 0.6 of the byte cap, writes slower than a unit: every set written holds two units.
+    (Flushing whenever held + writing reached the cap wrote one file per unit after the first.)"""
+    import time
+    hold, write = runner.Engine.hold, results.write_batch
+
+    def sized_hold(self, batch, next_units):
+        if runner.HOLD_BYTES == 10**12:                 # the first unit sets the cap: 1/0.6 of a unit's rows
+            monkeypatch.setattr(runner, "HOLD_BYTES", int(sum(t.nbytes for t in batch.out.tables.values()) / 0.6))
+        return hold(self, batch, next_units)
+
+    def slow_write(*a, **k):
+        time.sleep(0.3)
+        return write(*a, **k)
+
+    monkeypatch.setattr(runner, "HOLD_BYTES", 10**12)
+    monkeypatch.setattr(runner.Engine, "hold", sized_hold)
+    monkeypatch.setattr(results, "write_batch", slow_write)
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    per_commit = [n for (n,) in _rows(workspace, "SELECT count(DISTINCT security_code || '/' || date) FROM result_files"
+                                                 " GROUP BY batch_id ORDER BY batch_id")]
+    assert len(per_commit) >= 8 and all(n == 2 for n in per_commit[:-1]), per_commit
+    assert sum(per_commit) == _rows(workspace, "SELECT count(*) FROM units WHERE status = 'done'")[0][0]
+
+
+def test_no_batch_is_marked_running_before_the_executor_takes_it(workspace, monkeypatch):
+    """Two batches in flight, the next one taken before an output is handed back: once a batch is
+    held, the running units are the held ones and the two computing, no batch waiting its turn."""
+    hold, seen = runner.Engine.hold, []
+
+    def spy_hold(self, batch, next_units):
+        hold(self, batch, next_units)
+        running = self.con.execute("SELECT count(*) FROM units WHERE status = 'running'").fetchone()[0]
+        seen.append(running - self.held_units)
+
+    monkeypatch.setattr(runner.Engine, "hold", spy_hold)
+    api.run(_settings(workspace), strategy="by-unit", pipeline="counts", quiet=True)
+    assert len(seen) >= 10 and max(seen) == 2, seen
+
+
 def test_a_failing_write_of_held_units_stops_the_run_and_blames_no_unit(workspace, monkeypatch):
     def disk_full(*a, **k):
         raise OSError(28, "No space left on device")

@@ -183,6 +183,12 @@ class LocalExecutor:
         finally:
             self._free.put((con, views))
 
+    @property
+    def takes_ahead(self) -> bool:
+        """Whether :meth:`run_jobs` takes a job before the caller has handled the last output (two
+        in flight): the caller then marks no batch running ahead, its ``jobs`` do as each is taken."""
+        return len(self._cons) > 1
+
     def _outcome(self, job: BatchJob) -> BatchOutput | BaseException:
         try:
             return self.compute(job)

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 # compaction's threshold (results.COMPACT_MIN_FILES), like a packed run: no rewrite of every row
 # after it (82 s of a 629 s by-unit run at 20 GB), and one results commit per few units. The
 # engine's writer thread writes one such set while the next is computed (the byte cap counts
-# both). A kill costs at most those units' compute; they are committed before any pause of the guards.
+# both). A kill costs at most the compute of those two sets (under 2 x HOLD_UNITS units); they
+# are committed before any pause of the guards.
 HOLD_UNITS = 8
 HOLD_BYTES = 256 * 2**20
 
@@ -187,12 +188,20 @@ class Engine:
         return sum(len(b.units) for b in [*self._held, *writing])
 
     def flush_due(self) -> bool:
-        """HOLD_UNITS units held, or a quarter of the memory limit of Arrow (at most HOLD_BYTES),
-        counting the rows still being written."""
-        held_bytes = sum(t.nbytes for b in self._held for t in b.out.tables.values())
-        held_bytes += self._writing.nbytes if self._writing else 0
+        """HOLD_UNITS units held, or a quarter of the memory limit of held Arrow (at most HOLD_BYTES)."""
         held = sum(len(b.units) for b in self._held)
-        return held >= HOLD_UNITS or held_bytes >= min(HOLD_BYTES, self.settings.memory_limit_bytes // 4)
+        return held >= HOLD_UNITS or self._held_bytes() >= self._byte_cap()
+
+    def over_byte_cap(self) -> bool:
+        """Held rows and the rows being written together reach the byte cap: the loop waits for
+        the write before it holds more (a set is still written when *it* is due, not one file a unit)."""
+        return self._held_bytes() + (self._writing.nbytes if self._writing else 0) >= self._byte_cap()
+
+    def _held_bytes(self) -> int:
+        return sum(t.nbytes for b in self._held for t in b.out.tables.values())
+
+    def _byte_cap(self) -> int:
+        return min(HOLD_BYTES, self.settings.memory_limit_bytes // 4)
 
     def flush(self, signatures: dict, *, wait: bool = True) -> None:
         """Write the held batches' rows as one file per table and date, then commit them. Called by
@@ -229,8 +238,8 @@ class Engine:
         w = self._writing
         if w is None or not (block or w.future.done()):
             return
-        self._writing = None
         files, seconds = w.future.result()
+        self._writing = None
         t0 = time.perf_counter()
         self.commit(w.batches, files, signatures, [])
         self.step_seconds["write results"] += seconds
@@ -323,6 +332,7 @@ class Engine:
         batches = plan_.batches
         self.mark_running(batches[0] if batches else [])
         marked = 1            # batches[:marked] are marked running (each commit marks the next one)
+        takes_ahead = getattr(self.executor, "takes_ahead", False)   # then jobs() marks each batch as taken
 
         def jobs() -> Iterator[BatchJob]:
             """Taken by the executor when it has room: one job at a time locally, a few per worker on Dask."""
@@ -342,10 +352,10 @@ class Engine:
                 if self.guards.stop.is_set():
                     raise KeyboardInterrupt
                 batch = batches[job.batch_id - 1]
-                next_units = batches[marked] if marked < len(batches) else []
+                next_units = batches[marked] if marked < len(batches) and not takes_ahead else []
                 marked += bool(next_units)
                 rows += self.run_batch(job.batch_id, batch, signatures, next_units, outcome)
-                self.commit_written(signatures, block=False)
+                self.commit_written(signatures, block=self.over_byte_cap())
                 if self.flush_due():
                     self.flush(signatures, wait=False)
                 if not isinstance(outcome, BaseException) and outcome.worker:
