@@ -2,10 +2,12 @@
 own connection, two at a time, and a by-unit run's results equal a packed run's."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
 import duckdb
+import pytest
 from conftest import copy_workspace, duckpipe_inproc
 from test_resilience import TABLES, _same, _snapshot
 
@@ -128,3 +130,11 @@ def test_close_waits_for_a_batch_still_in_flight(workspace, tmp_path, monkeypatc
     local.close()                               # the generator is still open here
     assert jobs[1].batch_id in ended            # the batch in flight ended before the connections closed
     outputs.close()                             # and the generator closes cleanly after
+
+
+def test_a_job_without_a_workspace_writes_nothing_into_the_current_directory(workspace, tmp_path, monkeypatch):
+    job = dataclasses.replace(_jobs(workspace, 1, tmp_path)[0], workspace=None)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="no workspace"):
+        ex.compute_job(job)
+    assert not (tmp_path / "results").exists()

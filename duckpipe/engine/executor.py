@@ -47,7 +47,7 @@ class BatchJob:
     threads: int
     temp_dir: str
     profile: str = DEFAULT_PROFILE
-    workspace: str = "."                # result files go under <workspace>/results/
+    workspace: str | None = None        # result files go under <workspace>/results/ (needed to write them)
     batch_uuid: str = field(default_factory=lambda: uuid.uuid4().hex)
     # False: return the result rows as Arrow (``BatchOutput.tables``) for the engine to write
     # together with the next batches' (local one-unit batches: one file per few units, not per unit)
@@ -103,6 +103,8 @@ def compute_on(con: duckdb.DuckDBPyConnection, job: BatchJob, views_for: dict | 
     del tables
     files: list[results.ResultFile] = []
     if job.write_results:
+        if not job.workspace:               # never the current directory by default
+            raise ValueError(f"batch {job.batch_id}: no workspace to write its result files into")
         t0 = time.perf_counter()
         files = results.write_batch(con, held, results.pipeline_columns(pipe), job.workspace, job.batch_uuid,
                                     threads=job.threads)
