@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # compaction's threshold (results.COMPACT_MIN_FILES), like a packed run: no rewrite of every row
 # after it (82 s of a 629 s by-unit run at 20 GB), and one results commit per few units. The
 # engine's writer thread writes one such set while the next is computed (the byte cap counts
-# both). A kill costs at most the compute of those two sets (under 2 x HOLD_UNITS units); they
+# both). A kill costs at most the compute of those two sets (2 x HOLD_UNITS units at most); they
 # are committed before any pause of the guards.
 HOLD_UNITS = 8
 HOLD_BYTES = 256 * 2**20
