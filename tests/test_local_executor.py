@@ -85,6 +85,7 @@ def test_the_next_job_computes_while_the_caller_holds_an_output(workspace, tmp_p
         local.close()
     assert sorted(j.batch_id for j, _ in [first, *rest]) == [j.batch_id for j in jobs]
 
+
 def test_by_unit_runs_two_batches_at_once_with_the_packed_results(ran_template, tmp_path):
     ws = copy_workspace(ran_template, tmp_path / "ws")
     want = _snapshot(ran_template, TABLES["analysis"])
